@@ -1,0 +1,101 @@
+"""What every dataset gives the trainer: examples as tensors, and a resumable batch stream.
+
+Small datasets live in memory as one uint8 tensor (converted to [-1, 1] floats per batch), so
+there is no DataLoader and no worker process. A stream's position and random state are part of
+the checkpoint, so a resumed run sees exactly the batches an uninterrupted one would.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+
+class BatchStream:
+    """An endless stream of batches; ``state_dict`` captures its exact position."""
+
+    def next(self) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict) -> None:
+        raise NotImplementedError
+
+
+class Dataset:
+    """Base of all datasets. ``shape`` is one example's shape; ``num_classes`` is None when unlabelled."""
+
+    kind = "image"  # "image" (C, H, W in [-1, 1]) or "points" (D-dim vectors)
+    shape: tuple = ()
+    num_classes: Optional[int] = None
+    class_names: Optional[list] = None
+
+    def stream(self, batch_size: int, seed: int, device: torch.device | str = "cpu") -> BatchStream:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"{type(self).__name__} shape={self.shape}"
+
+
+class _EpochStream(BatchStream):
+    """Shuffled epochs over an in-memory tensor; the last incomplete batch of an epoch is dropped."""
+
+    def __init__(self, data: "TensorDataset", batch_size: int, seed: int, device):
+        if batch_size > len(data):
+            from ..errors import ConfigError
+
+            raise ConfigError(
+                f"train.batch_size = {batch_size} is larger than the dataset ({len(data)} examples); lower it"
+            )
+        self.data, self.batch_size, self.device = data, batch_size, torch.device(device)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.perm = torch.randperm(len(data), generator=self.gen)
+        self.pos = 0
+        self.x = data.x.to(self.device)
+        self.y = None if data.y is None else data.y.to(self.device)
+
+    def next(self):
+        if self.pos + self.batch_size > len(self.perm):
+            self.perm = torch.randperm(len(self.data), generator=self.gen)
+            self.pos = 0
+        idx = self.perm[self.pos : self.pos + self.batch_size].to(self.device)
+        self.pos += self.batch_size
+        x = self.x[idx].float().div_(127.5).sub_(1.0)
+        return x, (None if self.y is None else self.y[idx])
+
+    def state_dict(self):
+        return {"gen": self.gen.get_state(), "perm": self.perm.clone(), "pos": self.pos}
+
+    def load_state_dict(self, state):
+        self.gen.set_state(state["gen"])
+        self.perm = state["perm"].clone()
+        self.pos = int(state["pos"])
+
+
+class TensorDataset(Dataset):
+    """Images held as uint8 (N, C, H, W), labels as int64 (N,) or None."""
+
+    def __init__(self, x: torch.Tensor, y: Optional[torch.Tensor] = None, num_classes: Optional[int] = None,
+                 class_names: Optional[list] = None, name: str = "images"):
+        assert x.dtype == torch.uint8 and x.dim() == 4, "images are stored as uint8 (N, C, H, W)"
+        self.x, self.y, self.name = x, y, name
+        self.shape = tuple(x.shape[1:])
+        self.num_classes = num_classes
+        self.class_names = class_names
+
+    def __len__(self):
+        return self.x.shape[0]
+
+    def images(self) -> torch.Tensor:
+        """All examples as floats in [-1, 1]."""
+        return self.x.float() / 127.5 - 1.0
+
+    def stream(self, batch_size, seed, device="cpu"):
+        return _EpochStream(self, batch_size, seed, device)
+
+    def describe(self):
+        labels = f", {self.num_classes} classes" if self.num_classes else ", unlabelled"
+        c, h, w = self.shape
+        return f"{self.name}: {len(self)} images {c}x{h}x{w}{labels}"

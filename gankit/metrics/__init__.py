@@ -1,0 +1,4 @@
+"""Measurements of generated samples."""
+from .modes import mode_stats
+
+__all__ = ["mode_stats"]

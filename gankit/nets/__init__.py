@@ -1,0 +1,15 @@
+"""Networks axis: what G and D are. Select by name with ``g.name`` / ``d.name``."""
+from ..registry import NETWORKS
+from . import dcgan, mlp  # noqa: F401  (registers the families)
+from .blocks import Discriminator, NetworkFamily
+
+
+def build_generator(cfg, latent_dim: int, out_shape: tuple):
+    return NETWORKS.get(cfg.name).generator(cfg, latent_dim, tuple(out_shape))
+
+
+def build_discriminator(cfg, in_shape: tuple, out_dim: int = 1):
+    return NETWORKS.get(cfg.name).discriminator(cfg, tuple(in_shape), out_dim)
+
+
+__all__ = ["Discriminator", "NetworkFamily", "build_discriminator", "build_generator"]

@@ -1,0 +1,92 @@
+"""DCGAN (Radford, Metz & Chintala 2016): strided (transposed) convolutions, batch norm, ReLU in G,
+LeakyReLU(0.2) in D, tanh output, N(0, 0.02) init.
+
+One definition serves 28, 32 and 64 px (and any size s with s = b * 2^k, 4 <= b <= 7): G projects
+z to ``width * 2^(k-1)`` maps of b x b and doubles the resolution k times while halving channels;
+D mirrors it.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..registry import NETWORKS
+from .blocks import Discriminator, NetworkFamily, activation, dcgan_init, spectral
+
+
+def stages(size: int) -> tuple[int, int]:
+    """(k, b): the number of 2x stages and the base resolution b = size / 2^k, 4 <= b <= 7."""
+    k = 0
+    while size % (2 ** (k + 1)) == 0 and size // 2 ** (k + 1) >= 4:
+        k += 1
+    base = size // 2**k
+    if k == 0 or base > 7:
+        raise ConfigError(f"dcgan cannot build {size}x{size} images; use data.image_size=28, 32 or 64 "
+                          "(any size b*2^k with 4 <= b <= 7)")
+    return k, base
+
+
+def _check_image(shape: tuple):
+    if len(shape) != 3 or shape[1] != shape[2]:
+        raise ConfigError(f"dcgan needs square images, the data has shape {tuple(shape)}; use g.name=mlp for points")
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, cfg, latent_dim: int, out_shape: tuple):
+        super().__init__()
+        _check_image(out_shape)
+        c_out, size = out_shape[0], out_shape[1]
+        k, base = stages(size)
+        chans = [cfg.width * 2 ** (k - 1 - i) for i in range(k)]
+        layers = [spectral(nn.ConvTranspose2d(latent_dim, chans[0], base, 1, 0, bias=not cfg.batch_norm),
+                           cfg.spectral_norm)]
+        for i in range(k):
+            if cfg.batch_norm:
+                layers.append(nn.BatchNorm2d(chans[i]))
+            layers.append(activation(cfg.activation, "relu"))
+            if cfg.dropout > 0:
+                layers.append(nn.Dropout(cfg.dropout))
+            last = i == k - 1
+            layers.append(spectral(nn.ConvTranspose2d(chans[i], c_out if last else chans[i + 1], 4, 2, 1,
+                                                      bias=last or not cfg.batch_norm), cfg.spectral_norm))
+        layers.append(nn.Tanh())
+        self.net = nn.Sequential(*layers)
+        self.latent_dim = latent_dim
+        dcgan_init(self)
+
+    def forward(self, z):
+        return self.net(z.view(len(z), self.latent_dim, 1, 1))
+
+
+class DCGANDiscriminator(Discriminator):
+    def __init__(self, cfg, in_shape: tuple, out_dim: int = 1):
+        super().__init__()
+        _check_image(in_shape)
+        k, base = stages(in_shape[1])
+        layers, c = [], in_shape[0]
+        for i in range(k):
+            nxt = cfg.width * 2**i
+            bn = cfg.batch_norm and i > 0  # DCGAN: no BN on D's input layer
+            layers.append(spectral(nn.Conv2d(c, nxt, 4, 2, 1, bias=not bn), cfg.spectral_norm))
+            if bn:
+                layers.append(nn.BatchNorm2d(nxt))
+            layers.append(activation(cfg.activation, "leaky_relu"))
+            if cfg.dropout > 0:
+                layers.append(nn.Dropout(cfg.dropout))
+            c = nxt
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        self.feature_dim = c * base * base
+        self.head = spectral(nn.Linear(self.feature_dim, out_dim), cfg.spectral_norm)
+        dcgan_init(self)
+
+    def features(self, x):
+        return self.body(x)
+
+
+@NETWORKS.register("dcgan")
+class DCGAN(NetworkFamily):
+    """DCGAN G and D; ``width`` is the channel count of G's last hidden layer and D's first."""
+
+    generator = DCGANGenerator
+    discriminator = DCGANDiscriminator

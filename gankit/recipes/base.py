@@ -1,0 +1,117 @@
+"""The recipe interface: what one training step of a GAN family is.
+
+A recipe owns the networks of its family (any number of generators, discriminators and extra
+networks such as InfoGAN's Q head), groups their parameters into named optimisers (``optim.<name>``
+in the config), and says, for one batch, which loss each optimiser minimises. It knows nothing
+of loops, devices, logging or files; :class:`gankit.train.Trainer` runs it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a recipe needs to know about the data to build its networks (saved with every checkpoint)."""
+
+    kind: str  # "image" or "points"
+    shape: tuple
+    num_classes: Optional[int] = None
+
+    @classmethod
+    def of(cls, dataset) -> "DataInfo":
+        return cls(dataset.kind, tuple(dataset.shape), dataset.num_classes)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One update in a training step: minimise ``recipe.loss(name, ...)`` with optimiser ``optimizer``,
+    ``repeat`` times in a row, each time on a fresh real batch when ``needs_data``."""
+
+    name: str
+    optimizer: str
+    repeat: int = 1
+    needs_data: bool = True
+
+
+class Recipe(nn.Module):
+    """Base of all recipes. ``nets`` holds every network; ``generators`` names those that get an EMA
+    copy and make samples."""
+
+    generators: tuple = ("g",)
+
+    def __init__(self, cfg, info: DataInfo, objective=None):
+        super().__init__()
+        self.cfg, self.info, self.objective = cfg, info, objective
+        self.nets = self.build_nets(cfg, info)
+        self.step = 0
+
+    # -- building ---------------------------------------------------------------------------------
+    def build_nets(self, cfg, info: DataInfo) -> nn.ModuleDict:
+        raise NotImplementedError
+
+    def phases(self) -> list[Phase]:
+        raise NotImplementedError
+
+    def optimizer_params(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters per optimiser name; each name needs an ``optim.<name>`` config entry."""
+        raise NotImplementedError
+
+    # -- one step ---------------------------------------------------------------------------------
+    def loss(self, phase: str, batch) -> tuple[torch.Tensor, dict]:
+        """The loss the phase's optimiser minimises, and a dict of detached scalars to log."""
+        raise NotImplementedError
+
+    def after_update(self, phase: str) -> None:
+        """Called after each optimiser step of ``phase`` (e.g. WGAN weight clipping)."""
+
+    def set_step(self, step: int) -> None:
+        self.step = step
+
+    # -- sampling ---------------------------------------------------------------------------------
+    def latent(self, n: int, generator: Optional[torch.Generator] = None, device=None) -> torch.Tensor:
+        """z ~ p(z): N(0, I) (the slides' advice) or U[-1, 1]^d."""
+        lat = self.cfg.latent
+        device = device or next(self.parameters()).device
+        if lat.dist == "gaussian":
+            z = torch.randn(n, lat.dim, generator=generator)
+        else:
+            z = torch.rand(n, lat.dim, generator=generator) * 2 - 1
+        return z.to(device)
+
+    def generate(self, z: torch.Tensor, nets: Optional[nn.ModuleDict] = None, **cond) -> torch.Tensor:
+        """G(z) with the given networks (the EMA copy when sampling)."""
+        return (nets or self.nets)["g"](z)
+
+    # -- helpers for subclasses -------------------------------------------------------------------
+    def instance_noise_std(self) -> float:
+        """Instance noise (Sønderby et al. 2017; Arjovsky & Bottou 2017): std annealed linearly to 0."""
+        t = self.cfg.tricks
+        if t.instance_noise <= 0:
+            return 0.0
+        horizon = t.instance_noise_steps or self.cfg.train.steps
+        return t.instance_noise * max(0.0, 1.0 - self.step / horizon)
+
+    def d_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What D sees: x plus instance noise (the slides' "add Gaussian noise to the inputs of D")."""
+        std = self.instance_noise_std()
+        return x + std * torch.randn_like(x) if std > 0 else x
+
+    def require_objective(self):
+        if self.objective is None:
+            raise RuntimeError("this recipe was built for sampling only; pass an objective to train it")
+        return self.objective
+
+    def check_penalty_compatible(self, *d_cfgs) -> None:
+        """Per-example gradient penalties are meaningless when batch norm mixes the examples in D."""
+        pen = self.cfg.objective.penalty if self.cfg.objective.penalty is not None else \
+            getattr(self.objective, "default_penalty", None)
+        if pen in ("gp", "dragan") and any(c.batch_norm for c in d_cfgs):
+            raise ConfigError(f"the '{pen}' penalty is per example, but batch norm in D mixes examples: "
+                              "set d.batch_norm=false")

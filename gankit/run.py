@@ -1,0 +1,91 @@
+"""A finished or running run directory, loaded for sampling: no trainer, no dataset, no GPU needed."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import nn
+
+from .config import Config, config_from_dict, read_yaml
+from .errors import ConfigError, RunDirError
+from .recipes import build_recipe
+from .train import checkpoint as ckpt
+from .train.logger import read_metrics
+
+
+class Run:
+    """``Run(path)`` reads ``config.yaml``; networks are built on first use from ``checkpoints/last``."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not (self.path / "config.yaml").exists():
+            raise RunDirError(f"{self.path} is not a gankit run directory (no config.yaml)")
+        self.config: Config = config_from_dict(read_yaml(self.path / "config.yaml"))
+        self._cache: dict = {}
+
+    def __repr__(self):
+        return f"Run({str(self.path)!r}, step={self.step})"
+
+    @property
+    def step(self) -> int:
+        return self._load("cpu")[2]
+
+    def metrics(self) -> list[dict]:
+        return read_metrics(self.path / "metrics.jsonl")
+
+    def _load(self, device):
+        key = str(device)
+        if key not in self._cache:
+            nets, ema, step, info = ckpt.read_weights(self.path / "checkpoints")
+            recipe = build_recipe(self.config, info)
+            recipe.nets.load_state_dict(nets)
+            ema_nets = None
+            if ema:
+                ema_nets = nn.ModuleDict({g: build_recipe(self.config, info).nets[g] for g in recipe.generators})
+                ema_nets.load_state_dict(ema)
+                ema_nets.to(device).eval()
+            self._cache[key] = (recipe.to(device).eval(), ema_nets, step, info)
+        return self._cache[key]
+
+    def recipe(self, device="cpu"):
+        return self._load(device)[0]
+
+    @property
+    def info(self):
+        return self._load("cpu")[3]
+
+    def networks(self, ema: bool = True, device="cpu") -> nn.ModuleDict:
+        """The generators to sample with: the EMA copy when the run kept one and ``ema`` is True."""
+        recipe, ema_nets, _, _ = self._load(device)
+        if ema and ema_nets is not None:
+            merged = nn.ModuleDict(dict(recipe.nets.items()))
+            for k, v in ema_nets.items():
+                merged[k] = v
+            return merged
+        return recipe.nets
+
+    def latent(self, n: int, seed: int = 0, device="cpu") -> torch.Tensor:
+        return self.recipe(device).latent(n, torch.Generator().manual_seed(seed), device)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, ema: bool = True, device="cpu", dropout: Optional[bool] = None) -> torch.Tensor:
+        """G(z). ``dropout`` keeps G's dropout on (default: the run's ``tricks.g_dropout_at_sample``)."""
+        recipe = self.recipe(device)
+        nets = self.networks(ema, device)
+        keep = self.config.tricks.g_dropout_at_sample if dropout is None else dropout
+        for g in recipe.generators:
+            for m in nets[g].modules():
+                if isinstance(m, nn.Dropout):
+                    m.train(keep)
+        return recipe.generate(z.to(device), nets).float().cpu()
+
+    def sample(self, n: int = 64, seed: int = 0, ema: bool = True, device="cpu") -> torch.Tensor:
+        """``n`` samples from fresh latents drawn with ``seed``."""
+        if n < 1:
+            raise ConfigError(f"--n must be at least 1, got {n}")
+        return self.generate(self.latent(n, seed, device), ema, device)
+
+
+def load_run(path: str | Path) -> Run:
+    return Run(path)

@@ -1,0 +1,317 @@
+"""The one training loop. It knows no GAN family: a recipe says what each phase minimises.
+
+Per step (Goodfellow et al. 2014, Algorithm 1): for each phase of the recipe, in order (D first),
+``repeat`` times (``train.n_critic`` for D): zero the phase's optimiser, compute the recipe's
+loss, check it is finite, back-propagate, clip gradients (optional), step, call the recipe's
+after-update hook (e.g. WGAN clipping). Then the lr schedules step and the EMA of G updates.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import shutil
+import signal
+import threading
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ..config import Config
+from ..data import build_dataset
+from ..errors import ConfigError, RunDirError, TrainingDiverged
+from ..io import write_text
+from ..objectives import build_objective
+from ..recipes import DataInfo, build_recipe
+from ..viz.grid import make_grid, save_grid
+from ..viz.plots import plot_losses, plot_toy
+from . import checkpoint as ckpt
+from .logger import MetricsLogger
+
+SAMPLE_SEED_OFFSET = 1_000_003  # the fixed grid latents come from their own seed, not the training stream
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train.device = {name} but CUDA is not available here; use train.device=cpu or auto")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("train.device = mps but MPS is not available here; use train.device=cpu or auto")
+    return torch.device(name)
+
+
+def build_optimizer(cfg, params):
+    kw = dict(lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.type == "adam":
+        return torch.optim.Adam(params, betas=cfg.betas, **kw)
+    if cfg.type == "adamw":
+        return torch.optim.AdamW(params, betas=cfg.betas, **kw)
+    if cfg.type == "sgd":
+        return torch.optim.SGD(params, momentum=cfg.momentum, **kw)
+    return torch.optim.RMSprop(params, momentum=cfg.momentum, **kw)
+
+
+def lr_factor(schedule: str, decay_start: float, total: int):
+    """Multiplier of the base lr at a step: constant, linear decay to 0 after ``decay_start`` (CycleGAN),
+    or cosine to 0."""
+
+    def factor(step: int) -> float:
+        frac = min(step / max(total, 1), 1.0)
+        if schedule == "linear":
+            return 1.0 if frac < decay_start else max(0.0, 1 - (frac - decay_start) / max(1 - decay_start, 1e-12))
+        if schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * frac))
+        return 1.0
+
+    return factor
+
+
+def prepare_run_dir(path: Path, resume: bool, overwrite: bool) -> None:
+    if resume:
+        if not (path / "config.yaml").exists():
+            raise RunDirError(f"cannot resume {path}: it has no config.yaml (is it a gankit run directory?)")
+        return
+    if path.exists() and any(path.iterdir()):
+        if not overwrite:
+            raise RunDirError(f"run directory {path} already exists; use --resume to continue it, "
+                              "--overwrite to replace it, or --name to choose another")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+class _StopFlag:
+    """Ctrl-C asks the loop to stop after the current step and save; a second Ctrl-C aborts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+class Trainer:
+    """Trains ``cfg`` into ``run_dir``. ``resume=True`` continues from ``run_dir/checkpoints``."""
+
+    def __init__(self, cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
+                 progress: bool = True, tensorboard: bool = True, dataset=None):
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        self.progress, self.tensorboard = progress, tensorboard
+        self.device = resolve_device(cfg.train.device)
+        self.dataset = dataset if dataset is not None else build_dataset(cfg.data)
+        self.info = DataInfo.of(self.dataset)
+        if resume:
+            self._check_resumable()
+        prepare_run_dir(self.run_dir, resume, overwrite)
+
+        torch.manual_seed(cfg.train.seed)
+        self.objective = build_objective(cfg.objective, cfg.tricks.label_smoothing)
+        self.recipe = build_recipe(cfg, self.info, self.objective).to(self.device)
+        if cfg.train.channels_last and self.info.kind == "image":
+            self.recipe.to(memory_format=torch.channels_last)
+        self.optimizers, self.schedulers = {}, {}
+        for name, params in self.recipe.optimizer_params().items():
+            if name not in cfg.optim:
+                raise ConfigError(f"recipe '{cfg.recipe}' needs optimiser settings optim.{name}.*; "
+                                  f"add e.g. optim.{name}.lr=2e-4")
+            o = cfg.optim[name]
+            self.optimizers[name] = build_optimizer(o, params)
+            self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(
+                self.optimizers[name], lr_factor(o.schedule, o.decay_start, cfg.train.steps))
+        self.ema = None
+        if cfg.train.ema_decay > 0:
+            self.ema = torch.nn.ModuleDict({g: copy.deepcopy(self.recipe.nets[g]) for g in self.recipe.generators})
+            self.ema.requires_grad_(False)
+        self.stream = self.dataset.stream(cfg.train.batch_size, cfg.train.seed, self.device)
+        self.step = 0
+        if resume:
+            self._load_checkpoint()
+        else:
+            write_text(self.run_dir / "config.yaml", cfg.to_yaml())
+        gen = torch.Generator().manual_seed(cfg.train.seed + SAMPLE_SEED_OFFSET)
+        self.fixed_z = self.recipe.latent(cfg.train.n_samples, gen, self.device)
+        self.autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
+                         if cfg.train.amp == "bf16" else nullcontext())
+        self.interrupted = False
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def _check_resumable(self):
+        if not (self.run_dir / "checkpoints" / ckpt.WEIGHTS).exists():
+            raise RunDirError(f"cannot resume {self.run_dir}: it has no checkpoint yet; start it again with --overwrite")
+
+    def save_checkpoint(self) -> None:
+        d = self.run_dir / "checkpoints"
+        state = {
+            "step": self.step,
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "objective": self.objective.state_dict(),
+            "stream": self.stream.state_dict(),
+            "rng": ckpt.rng_state(),
+        }
+        # State first, weights last: the weights file is what marks a checkpoint as complete.
+        ckpt.save_trainer_state(d, state)
+        ckpt.save_weights(d, self.step, self.info, self.recipe.nets, self.ema)
+
+    def _load_checkpoint(self) -> None:
+        d = self.run_dir / "checkpoints"
+        nets, ema, step, _ = ckpt.read_weights(d)
+        state = ckpt.read_trainer_state(d, step)
+        self.recipe.nets.load_state_dict(nets)
+        if self.ema is not None:
+            self.ema.load_state_dict(ema)
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        for k, s in self.schedulers.items():
+            s.load_state_dict(state["schedulers"][k])
+        self.objective.load_state_dict(state["objective"])
+        self.stream.load_state_dict(state["stream"])
+        ckpt.set_rng_state(state["rng"])
+        self.step = step
+
+    # -- one step ---------------------------------------------------------------------------------
+    def _update(self, phase, batch, logs: dict) -> None:
+        opt = self.optimizers[phase.optimizer]
+        opt.zero_grad(set_to_none=True)
+        with self.autocast:
+            loss, phase_logs = self.recipe.loss(phase.name, batch)
+        loss = loss.float()
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"{phase.name} loss became {loss.item()} at step {self.step + 1}; the last good checkpoint in "
+                f"{self.run_dir / 'checkpoints'} is kept; try a lower optim.{phase.optimizer}.lr or a penalty")
+        loss.backward()
+        params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        clip = self.cfg.train.grad_clip
+        if clip is not None:
+            logs[f"grad_norm/{phase.optimizer}"] = torch.nn.utils.clip_grad_norm_(params, clip)
+        elif self._logging_now():
+            logs[f"grad_norm/{phase.optimizer}"] = torch.nn.utils.get_total_norm([p.grad for p in params])
+        opt.step()
+        self.recipe.after_update(phase.name)
+        logs.update(phase_logs)
+
+    def _logging_now(self) -> bool:
+        s = self.step + 1
+        return s % self.cfg.train.log_every == 0 or s == self.cfg.train.steps
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = self.cfg.train.ema_decay
+        for name, ema_net in self.ema.items():
+            net = self.recipe.nets[name]
+            for pe, p in zip(ema_net.parameters(), net.parameters()):
+                pe.lerp_(p, 1 - decay)
+            for be, b in zip(ema_net.buffers(), net.buffers()):
+                be.copy_(b)
+
+    def train_step(self) -> dict:
+        self.recipe.train()
+        self.recipe.set_step(self.step)
+        logs: dict = {}
+        for phase in self.recipe.phases():
+            for _ in range(phase.repeat):
+                batch = self.stream.next() if phase.needs_data else None
+                self._update(phase, batch, logs)
+        for s in self.schedulers.values():
+            s.step()
+        if self.ema is not None:
+            self._update_ema()
+        self.step += 1
+        return logs
+
+    # -- outputs ----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def save_samples(self, name: str, logger: Optional[MetricsLogger] = None) -> Path:
+        nets = self.ema if self.ema is not None else self.recipe.nets
+        self.recipe.eval()
+        if self.ema is not None:
+            self.ema.eval()
+        path = self.run_dir / "samples" / f"{name}.png"
+        if self.info.kind == "points":
+            gen = torch.Generator().manual_seed(self.cfg.train.seed + SAMPLE_SEED_OFFSET)
+            z = self.recipe.latent(2500, gen, self.device)
+            x = self.recipe.generate(z, nets).float()
+            plot_toy(x.cpu(), self.dataset, path, d_fn=lambda p: self.recipe.nets["d"](p.to(self.device)).float().cpu(),
+                     title=f"step {self.step}", probabilistic=self.objective.probabilistic)
+            stats = getattr(self.dataset, "mode_stats", None)
+            if stats is not None and logger is not None:
+                logger.log(self.step, {f"toy/{k}": float(v) for k, v in stats(x.cpu()).items()})
+        else:
+            x = self.recipe.generate(self.fixed_z, nets).float()
+            save_grid(x, path)
+            if logger is not None:
+                logger.image("samples", make_grid(x), self.step)
+        self.recipe.train()
+        return path
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def fit(self):
+        from tqdm.auto import tqdm
+
+        from ..run import Run
+
+        cfg = self.cfg.train
+        logger = MetricsLogger(self.run_dir, self.step, self.tensorboard)
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, dynamic_ncols=True,
+                   desc=self.cfg.name, unit="step")
+        t0 = time.perf_counter()
+        try:
+            with _StopFlag() as stop:
+                while self.step < cfg.steps:
+                    logs = self.train_step()
+                    bar.update(1)
+                    if self._logged_step():
+                        values = {k: float(v) for k, v in logs.items()}
+                        values.update({f"lr/{k}": s.get_last_lr()[0] for k, s in self.schedulers.items()})
+                        values["time"] = time.perf_counter() - t0
+                        logger.log(self.step, values)
+                        bar.set_postfix(_postfix(values), refresh=False)
+                    if self.step % cfg.sample_every == 0 and self.step < cfg.steps:
+                        self.save_samples(f"step_{self.step:07d}", logger)
+                    if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                        self.save_checkpoint()
+                    if stop.requested:
+                        self.save_checkpoint()
+                        self.interrupted = True
+                        bar.write(f"stopped at step {self.step}; resume with: gankit train --resume {self.run_dir}")
+                        break
+            if not self.interrupted:
+                self.save_samples("final", logger)
+            plot_losses(logger.rows, self.run_dir / "losses.png")
+        finally:
+            bar.close()
+            logger.close()
+        return Run(self.run_dir)
+
+    def _logged_step(self) -> bool:
+        return self.step % self.cfg.train.log_every == 0 or self.step == self.cfg.train.steps
+
+
+def _postfix(values: dict) -> dict:
+    names = {"d_loss": "D", "g_loss": "G", "d_real": "D(x)", "d_fake": "D(G(z))"}
+    return {short: f"{values[k]:.3f}" for k, short in names.items() if k in values}
+
+
+def train(cfg: Config, run_dir: str | Path | None = None, resume: bool = False, overwrite: bool = False,
+          progress: bool = True, tensorboard: bool = True):
+    """Train ``cfg`` into ``run_dir`` (default ``runs/<cfg.name>``) and return the finished :class:`~gankit.run.Run`."""
+    run_dir = Path(run_dir) if run_dir is not None else Path("runs") / cfg.name
+    return Trainer(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress,
+                   tensorboard=tensorboard).fit()
