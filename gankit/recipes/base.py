@@ -32,12 +32,14 @@ class DataInfo:
 @dataclass(frozen=True)
 class Phase:
     """One update in a training step: minimise ``recipe.loss(name, ...)`` with optimiser ``optimizer``,
-    ``repeat`` times in a row, each time on a fresh real batch when ``needs_data``."""
+    ``repeat`` times in a row, each time on a fresh real batch when ``needs_data``. The parameters of the
+    optimisers named in ``frozen`` take no gradient during the phase (e.g. D's in G's step)."""
 
     name: str
     optimizer: str
     repeat: int = 1
     needs_data: bool = True
+    frozen: tuple = ()
 
 
 class Recipe(nn.Module):

@@ -26,10 +26,24 @@ class Unconditional(Recipe):
         })
 
     def phases(self):
-        return [Phase("d", "d", self.cfg.train.n_critic), Phase("g", "g", 1, needs_data=False)]
+        return [Phase("d", "d", self.cfg.train.n_critic), Phase("g", "g", 1, needs_data=False, frozen=("d",))]
 
     def optimizer_params(self):
         return {"g": list(self.nets["g"].parameters()), "d": list(self.nets["d"].parameters())}
+
+    _pending_fake = None
+
+    def _fake_for_d_step(self, n):
+        """G(z) for the D step. With one D step per G step, the G step uses the same G(z): G's weights do
+        not change in between, so keeping the graph gives exactly the gradient of a fresh forward pass
+        on the same z, and saves that pass (as in the PyTorch DCGAN example)."""
+        z = self.latent(n)
+        if self.cfg.train.n_critic == 1 and self.training:
+            with torch.enable_grad():
+                self._pending_fake = self.nets["g"](z)
+            return self._pending_fake.detach()
+        with torch.no_grad():
+            return self.nets["g"](z)
 
     def discriminate(self, x):
         return self.nets["d"](self.d_input(x))
@@ -39,8 +53,7 @@ class Unconditional(Recipe):
         g, d = self.nets["g"], self.nets["d"]
         if phase == "d":
             real, _ = batch
-            with torch.no_grad():
-                fake = g(self.latent(len(real)))
+            fake = self._fake_for_d_step(len(real))
             real_out, fake_out = self.discriminate(real), self.discriminate(fake)
             loss = obj.d_loss(real_out, fake_out)
             logs = {"d_loss": loss.detach(), "d_real": obj.report(real_out), "d_fake": obj.report(fake_out)}
@@ -49,7 +62,8 @@ class Unconditional(Recipe):
                 logs["d_penalty"] = reg.detach()
                 loss = loss + reg
             return loss, logs
-        fake = g(self.latent(self.cfg.train.batch_size))
+        fake = self._pending_fake if self._pending_fake is not None else g(self.latent(self.cfg.train.batch_size))
+        self._pending_fake = None
         fake_out = self.discriminate(fake)
         loss = obj.g_loss(fake_out)
         return loss, {"g_loss": loss.detach(), "d_fake_g": obj.report(fake_out)}

@@ -118,7 +118,6 @@ class Trainer:
         self.info = DataInfo.of(self.dataset)
         if resume:
             self._check_resumable()
-        prepare_run_dir(self.run_dir, resume, overwrite)
 
         torch.manual_seed(cfg.train.seed)
         self.objective = build_objective(cfg.objective, cfg.tricks.label_smoothing)
@@ -126,7 +125,8 @@ class Trainer:
         if cfg.train.channels_last and self.info.kind == "image":
             self.recipe.to(memory_format=torch.channels_last)
         self.optimizers, self.schedulers = {}, {}
-        for name, params in self.recipe.optimizer_params().items():
+        self._params = self.recipe.optimizer_params()
+        for name, params in self._params.items():
             if name not in cfg.optim:
                 raise ConfigError(f"recipe '{cfg.recipe}' needs optimiser settings optim.{name}.*; "
                                   f"add e.g. optim.{name}.lr=2e-4")
@@ -139,6 +139,8 @@ class Trainer:
             self.ema = torch.nn.ModuleDict({g: copy.deepcopy(self.recipe.nets[g]) for g in self.recipe.generators})
             self.ema.requires_grad_(False)
         self.stream = self.dataset.stream(cfg.train.batch_size, cfg.train.seed, self.device)
+        # Only now, with the whole config proven buildable, is the run directory touched.
+        prepare_run_dir(self.run_dir, resume, overwrite)
         self.step = 0
         if resume:
             self._load_checkpoint()
@@ -149,6 +151,11 @@ class Trainer:
         self.autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
                          if cfg.train.amp == "bf16" else nullcontext())
         self.interrupted = False
+        self._stop = _StopFlag()
+
+    def request_stop(self) -> None:
+        """Stop after the current step and save a checkpoint (what Ctrl-C does)."""
+        self._stop.requested = True
 
     # -- checkpoints ------------------------------------------------------------------------------
     def _check_resumable(self):
@@ -186,9 +193,17 @@ class Trainer:
         self.step = step
 
     # -- one step ---------------------------------------------------------------------------------
+    def _freeze(self, phase) -> None:
+        """Parameters of the optimisers in ``phase.frozen`` take no gradient during the phase: D's weight
+        gradients in a G step are never used, and skipping them saves a large part of the backward pass."""
+        for name, params in self._params.items():
+            for p in params:
+                p.requires_grad_(name not in phase.frozen)
+
     def _update(self, phase, batch, logs: dict) -> None:
         opt = self.optimizers[phase.optimizer]
         opt.zero_grad(set_to_none=True)
+        self._freeze(phase)
         with self.autocast:
             loss, phase_logs = self.recipe.loss(phase.name, batch)
         loss = loss.float()
@@ -273,7 +288,7 @@ class Trainer:
                    desc=self.cfg.name, unit="step")
         t0 = time.perf_counter()
         try:
-            with _StopFlag() as stop:
+            with self._stop as stop:
                 while self.step < cfg.steps:
                     logs = self.train_step()
                     bar.update(1)

@@ -23,3 +23,30 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, eps: float = 1e-7
     s = torch.where(safe, torch.sin((1 - t) * omega) / so_safe, 1 - t)
     e = torch.where(safe, torch.sin(t * omega) / so_safe, t)
     return s * z0 + e * z1
+
+
+def interpolate_run(run, out_dir, pairs: int = 8, steps: int = 10, seed: int = 0, ema: bool = True) -> dict:
+    """Write ``interpolation.png`` (rows: pairs; top block linear, bottom block slerp; columns: t from 0 to 1)
+    and ``interpolation.gif`` (every pair at once, moving along its slerp path) into ``out_dir``."""
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from .grid import make_grid, save_gif, save_grid
+
+    if run.info.kind != "image":
+        raise ConfigError(f"interpolate draws images; run {run.path} generates {run.info.kind}")
+    if pairs < 1 or steps < 2:
+        raise ConfigError("interpolate needs --pairs >= 1 and --steps >= 2")
+    out = Path(out_dir)
+    z = run.latent(2 * pairs, seed)
+    z0, z1 = z[:pairs], z[pairs:]
+    t = torch.linspace(0, 1, steps)
+    paths = {"linear": lerp(z0, z1, t), "slerp": slerp(z0, z1, t)}  # (T, N, D)
+    images = {k: run.generate(v.transpose(0, 1).reshape(pairs * steps, -1), ema) for k, v in paths.items()}
+    both = torch.cat([images["linear"], images["slerp"]])
+    save_grid(both, out / "interpolation.png", nrow=steps)
+    frames_t = torch.linspace(0, 1, 24)
+    frames_z = slerp(z0, z1, frames_t)
+    frames = [make_grid(run.generate(frames_z[i], ema), nrow=min(pairs, 8)) for i in range(len(frames_t))]
+    save_gif(frames, out / "interpolation.gif")
+    return {"png": out / "interpolation.png", "gif": out / "interpolation.gif"}

@@ -1,0 +1,147 @@
+"""``gankit`` command line: train, list, sample, interpolate, config.
+
+User errors print one line (``gankit: error: ...``) and exit with status 2, without a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import GankitError
+
+DEFAULT_PRESET = "mnist-dcgan"
+
+
+def _train(args) -> int:
+    from .config import config_from_dict, load_config, parse_overrides, read_yaml, _deep_update
+    from .train import train
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        if args.config or args.name or args.run_dir or args.overwrite:
+            raise GankitError("--resume continues a run with its own config; do not combine it with "
+                              "--config, --name, --run-dir or --overwrite")
+        if not (run_dir / "config.yaml").exists():
+            raise GankitError(f"cannot resume {run_dir}: no config.yaml there (is it a run directory?)")
+        values = read_yaml(run_dir / "config.yaml")
+        if args.overrides:
+            values = _deep_update(values, parse_overrides(args.overrides))
+        cfg = config_from_dict(values)
+    else:
+        cfg = load_config(args.config or DEFAULT_PRESET, args.overrides)
+        if args.name:
+            cfg.name = args.name
+        run_dir = Path(args.run_dir) if args.run_dir else Path(args.runs) / cfg.name
+    if args.dry_run:
+        print(cfg.to_yaml(), end="")
+        return 0
+    run = train(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite, progress=not args.no_progress)
+    print(f"run directory: {run.path}  (step {run.step}; samples in {run.path / 'samples'})")
+    return 0
+
+
+def _list(args) -> int:
+    from . import data, nets, objectives, recipes  # noqa: F401
+    from .config import preset_names, preset_values
+    from .registry import DATASETS, NETWORKS, OBJECTIVES, RECIPES
+
+    def doc(obj):
+        text = (obj.__doc__ or "").strip().splitlines()
+        return text[0] if text else ""
+
+    print("presets (gankit train --config NAME):")
+    for name in preset_names():
+        v = preset_values(name)
+        print(f"  {name:<18} {v.get('data', {}).get('name', '?')}, {v.get('g', {}).get('name', '?')}, "
+              f"{v.get('objective', {}).get('name', '?')}")
+    for title, reg in (("objectives (objective.name)", OBJECTIVES), ("networks (g.name / d.name)", NETWORKS),
+                       ("recipes (recipe)", RECIPES), ("datasets (data.name)", DATASETS)):
+        print(f"{title}:")
+        for name, obj in reg.items():
+            aka = reg.aliases_of(name)
+            label = name + (f" ({', '.join(aka)})" if aka else "")
+            print(f"  {label:<18} {doc(obj)[:90]}")
+    return 0
+
+
+def _sample(args) -> int:
+    from .run import load_run
+    from .viz.grid import save_grid
+    from .viz.plots import plot_toy
+
+    run = load_run(args.run)
+    x = run.sample(args.n, seed=args.seed, ema=not args.no_ema)
+    out = Path(args.out) if args.out else run.path / f"sample_seed{args.seed}.png"
+    if run.info.kind == "points":
+        from .data import build_dataset
+
+        plot_toy(x, build_dataset(run.config.data), out, title=f"{run.path.name}, step {run.step}")
+    else:
+        save_grid(x, out)
+    print(f"wrote {args.n} samples from step {run.step} to {out}")
+    return 0
+
+
+def _interpolate(args) -> int:
+    from .run import load_run
+    from .viz.interpolate import interpolate_run
+
+    run = load_run(args.run)
+    out = Path(args.out) if args.out else run.path / "interpolation"
+    paths = interpolate_run(run, out, pairs=args.pairs, steps=args.steps, seed=args.seed, ema=not args.no_ema)
+    print(f"wrote {paths['png']} (rows: linear, then slerp) and {paths['gif']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gankit", description="Train, sample and explore GANs, offline.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a preset (default: mnist-dcgan) with key=value overrides")
+    t.add_argument("overrides", nargs="*", help="config overrides such as train.steps=500 optim.d.type=sgd")
+    t.add_argument("--config", "-c", help="preset name (see `gankit list`) or a YAML file")
+    t.add_argument("--name", help="run name (default: the preset's name)")
+    t.add_argument("--runs", default="runs", help="folder that holds run directories (default: runs)")
+    t.add_argument("--run-dir", help="exact run directory (default: RUNS/NAME)")
+    t.add_argument("--resume", metavar="RUN", help="continue the run in this directory from its last checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
+    t.set_defaults(func=_train)
+
+    sub.add_parser("list", help="presets, objectives, networks, recipes, datasets").set_defaults(func=_list)
+
+    s = sub.add_parser("sample", help="sample a grid from a run")
+    s.add_argument("run")
+    s.add_argument("--n", type=int, default=64)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", help="PNG path (default: RUN/sample_seedN.png)")
+    s.add_argument("--no-ema", action="store_true", help="use the raw G even if the run kept an EMA")
+    s.set_defaults(func=_sample)
+
+    i = sub.add_parser("interpolate", help="latent interpolation grid (linear and slerp) and GIF")
+    i.add_argument("run")
+    i.add_argument("--pairs", type=int, default=8)
+    i.add_argument("--steps", type=int, default=10)
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--out", help="output folder (default: RUN/interpolation)")
+    i.add_argument("--no-ema", action="store_true")
+    i.set_defaults(func=_interpolate)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GankitError as e:
+        print(f"gankit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gankit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

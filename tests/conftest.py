@@ -1,0 +1,21 @@
+import os
+
+import pytest
+import torch
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture
+def tiny_overrides():
+    """A DCGAN on 16 px digits that trains in a second or two."""
+    return ["data.name=digits", "data.image_size=16", "g.width=8", "d.width=8", "latent.dim=8",
+            "train.batch_size=16", "train.steps=6", "train.log_every=2", "train.sample_every=3",
+            "train.checkpoint_every=3"]
+
+
+def fashion_available() -> bool:
+    from gankit.data.images import FASHION_DIR
+
+    root = os.environ.get("FASHION_MNIST_DIR") or FASHION_DIR
+    return os.path.exists(os.path.join(root, "train-images-idx3-ubyte.gz"))
