@@ -1,0 +1,57 @@
+import pytest
+import torch
+
+from gankit.config import NetConfig
+from gankit.errors import ConfigError
+from gankit.nets import build_discriminator, build_generator
+from gankit.nets.dcgan import stages
+
+
+@pytest.mark.parametrize("size,channels", [(28, 1), (32, 3), (64, 3), (16, 1)])
+def test_dcgan_shapes(size, channels):
+    cfg = NetConfig(name="dcgan", width=8)
+    g = build_generator(cfg, 10, (channels, size, size))
+    d = build_discriminator(cfg, (channels, size, size))
+    x = g(torch.randn(5, 10))
+    assert x.shape == (5, channels, size, size) and x.abs().max() <= 1
+    assert d(x).shape == (5, 1)
+    assert d.features(x).shape == (5, d.feature_dim)
+
+
+def test_dcgan_stage_rule():
+    assert stages(28) == (2, 7) and stages(32) == (3, 4) and stages(64) == (4, 4) and stages(48) == (3, 6)
+    with pytest.raises(ConfigError, match="data.image_size"):
+        stages(30)
+
+
+def test_dcgan_refuses_points():
+    with pytest.raises(ConfigError, match="g.name=mlp"):
+        build_generator(NetConfig(name="dcgan"), 4, (2,))
+
+
+def test_mlp_points_and_images():
+    cfg = NetConfig(name="mlp", width=16, depth=2, batch_norm=False)
+    assert build_generator(cfg, 3, (2,))(torch.randn(4, 3)).shape == (4, 2)
+    img = build_generator(cfg, 3, (1, 8, 8))(torch.randn(4, 3))
+    assert img.shape == (4, 1, 8, 8) and img.abs().max() <= 1
+    assert build_discriminator(cfg, (1, 8, 8), out_dim=3)(img).shape == (4, 3)
+
+
+def test_spectral_norm_bounds_every_layer():
+    torch.manual_seed(0)
+    d = build_discriminator(NetConfig(name="mlp", width=32, depth=2, batch_norm=False, spectral_norm=True), (2,))
+    d.train()
+    for _ in range(30):  # power iterations converge
+        d(torch.randn(8, 2))
+    d.eval()
+    linears = [m for m in d.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 3
+    for m in linears:
+        assert float(torch.linalg.matrix_norm(m.weight.detach(), ord=2)) == pytest.approx(1.0, abs=0.02)
+
+
+def test_batch_norm_switch():
+    with_bn = build_generator(NetConfig(name="dcgan", width=8, batch_norm=True), 4, (1, 16, 16))
+    without = build_generator(NetConfig(name="dcgan", width=8, batch_norm=False), 4, (1, 16, 16))
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in with_bn.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in without.modules())
