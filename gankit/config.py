@@ -115,7 +115,7 @@ class TrainConfig:
     ema_decay: float = _ranged(0.0, lo=0, hi=1, hi_open=True)  # 0 disables the EMA of G's weights
     grad_clip: Optional[float] = _ranged(None, lo=0, lo_open=True)  # max global grad norm per optimiser
     amp: str = _choice("none", ("none", "bf16"))  # bf16 autocast for the networks; losses and optimiser state stay fp32
-    channels_last: bool = False
+    channels_last: bool = True  # NHWC for conv nets: measured 1.1-1.3x faster on CPU (benchmarks/train_step.py)
     log_every: int = _ranged(25, lo=1)
     sample_every: int = _ranged(500, lo=1)
     checkpoint_every: int = _ranged(1000, lo=1)
