@@ -87,3 +87,18 @@ def test_parallel_lines_values_and_gradients(theta):
 def test_parallel_lines_at_zero():
     d = parallel_lines(torch.tensor(0.0, dtype=torch.float64))
     assert all(float(v) == 0.0 for v in d.values())
+
+
+@pytest.mark.parametrize("call,fragment", [
+    (lambda: js([0.5, 0.6], [0.5, 0.5]), "p sums to 1.1"),
+    (lambda: kl([1.2, -0.2], [0.5, 0.5]), "p[1] = -0.2"),
+    (lambda: js([1.0], [0.5, 0.5]), "different supports (1 vs 2 points)"),
+    (lambda: w1_histograms([0.5, 0.5], [0.5, 0.5], [1.0, 0.0]), "sorted"),
+    (lambda: optimal_discriminator([0.5, 0.5], [0.2, 0.2, 0.6]), "different supports"),
+])
+def test_bad_distributions_are_refused(call, fragment):
+    from gankit.theory.divergences import DistributionError
+
+    with pytest.raises(DistributionError) as e:
+        call()
+    assert fragment in str(e.value)

@@ -9,23 +9,49 @@ import math
 
 import torch
 
+from ..errors import GankitError
 
-def _prob(p) -> torch.Tensor:
+
+class DistributionError(GankitError, ValueError):
+    """An input that is not a probability distribution, or two distributions on different supports."""
+
+
+def _weights(p, name="p") -> torch.Tensor:
     p = torch.as_tensor(p, dtype=torch.float64)
-    if (p < 0).any():
-        raise ValueError("probabilities must be non-negative")
+    if p.dim() != 1 or len(p) == 0:
+        raise DistributionError(f"{name} must be a non-empty 1-D array of probabilities, got shape {tuple(p.shape)}")
+    bad = torch.nonzero(p < 0).flatten()
+    if len(bad):
+        i = int(bad[0])
+        raise DistributionError(f"{name} has negative entries, e.g. {name}[{i}] = {float(p[i])}")
     return p
+
+
+def _prob(p, name="p") -> torch.Tensor:
+    p = _weights(p, name)
+    total = float(p.detach().sum())
+    if abs(total - 1.0) > 1e-9:
+        raise DistributionError(f"{name} sums to {total!r}, not 1; pass normalize({name}) for a histogram")
+    return p
+
+
+def _pair(p, q) -> tuple[torch.Tensor, torch.Tensor]:
+    p, q = _prob(p, "p"), _prob(q, "q")
+    if p.shape != q.shape:
+        raise DistributionError(f"p and q are on different supports ({len(p)} vs {len(q)} points); "
+                                "evaluate both on the same points")
+    return p, q
 
 
 def normalize(p) -> torch.Tensor:
     """A histogram (any non-negative weights) as probabilities summing to 1."""
-    p = _prob(p)
+    p = _weights(p)
     return p / p.sum()
 
 
 def kl(p, q) -> torch.Tensor:
     """KL(p || q) = sum_x p(x) log(p(x) / q(x)), with 0 log 0 = 0 and +inf where p > 0 = q."""
-    p, q = _prob(p), _prob(q)
+    p, q = _pair(p, q)
     support = p > 0
     if bool((q[support] == 0).any()):
         return torch.tensor(math.inf, dtype=torch.float64)
@@ -39,24 +65,25 @@ def js(p, q) -> torch.Tensor:
     Bounded by log 2, reached for disjoint supports. (Some slides drop the 1/2; with it,
     C(G) = -log 4 + 2 JSD as in Goodfellow et al. 2014, Theorem 1.)
     """
-    p, q = _prob(p), _prob(q)
+    p, q = _pair(p, q)
     m = 0.5 * (p + q)
     return 0.5 * kl(p, m) + 0.5 * kl(q, m)
 
 
 def total_variation(p, q) -> torch.Tensor:
     """TV(p, q) = sup_A |p(A) - q(A)| = 1/2 sum_x |p(x) - q(x)|."""
-    return 0.5 * (_prob(p) - _prob(q)).abs().sum()
+    p, q = _pair(p, q)
+    return 0.5 * (p - q).abs().sum()
 
 
 def w1_histograms(p, q, positions) -> torch.Tensor:
     """W1 between two distributions on the same sorted 1-D points: the integral of |F_p - F_q|."""
-    p, q = _prob(p), _prob(q)
+    p, q = _pair(p, q)
     x = torch.as_tensor(positions, dtype=torch.float64)
-    if x.shape != p.shape or p.shape != q.shape:
-        raise ValueError("p, q and positions must have the same length")
+    if x.shape != p.shape:
+        raise DistributionError(f"positions has {len(x)} points but p and q have {len(p)}")
     if (torch.diff(x) < 0).any():
-        raise ValueError("positions must be sorted")
+        raise DistributionError("positions must be sorted in increasing order")
     gap = torch.cumsum(p - q, 0)[:-1]
     return (gap.abs() * torch.diff(x)).sum()
 
@@ -65,7 +92,12 @@ def w1_densities(p, q, grid) -> torch.Tensor:
     """W1 between two 1-D densities evaluated on a uniform grid (Riemann sums of the CDFs)."""
     x = torch.as_tensor(grid, dtype=torch.float64)
     dx = x[1] - x[0]
-    return w1_histograms(_prob(p) * dx, _prob(q) * dx, x)
+    p, q = _weights(p, "p") * dx, _weights(q, "q") * dx
+    for name, m in (("p", p), ("q", q)):
+        if abs(float(m.sum()) - 1) > 1e-3:
+            raise DistributionError(f"density {name} integrates to {float(m.sum()):.6f} on this grid, not 1; "
+                                    "widen or refine the grid")
+    return w1_histograms(p / p.sum(), q / q.sum(), x)
 
 
 def w1_samples(u, v, u_weights=None, v_weights=None) -> torch.Tensor:

@@ -12,19 +12,19 @@ import math
 
 import torch
 
-from .divergences import _prob, js
+from .divergences import _pair, js
 
 
 def optimal_discriminator(p_data, p_g) -> torch.Tensor:
     """D*(x) = p_data / (p_data + p_g); where both vanish D* is undefined and set to 1/2."""
-    p, q = _prob(p_data), _prob(p_g)
+    p, q = _pair(p_data, p_g)
     total = p + q
     return torch.where(total > 0, p / torch.where(total > 0, total, torch.ones_like(total)), torch.full_like(p, 0.5))
 
 
 def value(d, p_data, p_g) -> torch.Tensor:
     """V(D, G) = sum_x p_data(x) log D(x) + p_g(x) log(1 - D(x)), with 0 log 0 = 0."""
-    d, p, q = torch.as_tensor(d, dtype=torch.float64), _prob(p_data), _prob(p_g)
+    (p, q), d = _pair(p_data, p_g), torch.as_tensor(d, dtype=torch.float64)
     real = torch.where(p > 0, p * torch.log(torch.where(p > 0, d, torch.ones_like(d))), torch.zeros_like(p))
     fake = torch.where(q > 0, q * torch.log1p(-torch.where(q > 0, d, torch.zeros_like(d))), torch.zeros_like(q))
     return real.sum() + fake.sum()
