@@ -94,6 +94,28 @@ def _interpolate(args) -> int:
     return 0
 
 
+def _fid(args) -> int:
+    from .metrics.backbones import build_backbone
+    from .metrics.fid_cli import save_stats, stats_for
+    from .metrics.frechet import frechet_distance
+
+    backbone = build_backbone(args.backbone)
+    if args.save_stats:
+        if args.b:
+            raise GankitError("--save-stats takes one source: gankit fid SOURCE --save-stats OUT.npz")
+        mu, sigma, n = stats_for(args.a, backbone, args.limit, progress=True)
+        save_stats(args.save_stats, mu, sigma, backbone.name, n, args.a)
+        print(f"wrote statistics of {n} images ({backbone.name}) to {args.save_stats}")
+        return 0
+    if not args.b:
+        raise GankitError("gankit fid needs two sources: gankit fid A B (or A --save-stats OUT.npz)")
+    a = stats_for(args.a, backbone, args.limit, progress=True)
+    b = stats_for(args.b, backbone, args.limit, progress=True)
+    print(f"fid_{backbone.name}: {frechet_distance(a[0], a[1], b[0], b[1]):.4f}  (n = {a[2]} vs {b[2]}; "
+          "not comparable with published Inception FID)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gankit", description="Train, sample and explore GANs, offline.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -128,6 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--out", help="output folder (default: RUN/interpolation)")
     i.add_argument("--no-ema", action="store_true")
     i.set_defaults(func=_interpolate)
+
+    f = sub.add_parser("fid", help="Fréchet distance between two image folders, .npz stats or datasets")
+    f.add_argument("a", help="image folder, .npz statistics, or dataset[:split] (e.g. fashion-mnist:test)")
+    f.add_argument("b", nargs="?")
+    f.add_argument("--backbone", default="effnet-lite0")
+    f.add_argument("--limit", type=int, help="use at most this many images of each source")
+    f.add_argument("--save-stats", metavar="OUT.npz", help="write A's statistics instead of comparing")
+    f.set_defaults(func=_fid)
     return p
 
 

@@ -88,3 +88,58 @@ def test_precision_recall_density_coverage():
     p, r = precision_recall(x, collapsed)
     _, cov = density_coverage(x, collapsed)
     assert p > 0.9 and r < 0.05 and cov < 0.05
+
+
+@pytest.fixture(scope="module")
+def effnet():
+    from gankit.metrics.backbones import build_backbone
+
+    return build_backbone("effnet-lite0")
+
+
+def test_effnet_weights_are_really_loaded(effnet):
+    """A natural photo shipped with scikit-image (Chelsea the cat) is classified as a cat."""
+    import skimage.data
+    import torch
+
+    img = torch.from_numpy(skimage.data.chelsea()).permute(2, 0, 1).float()[None] / 127.5 - 1
+    feats, probs = effnet.extract(img)
+    assert feats.shape == (1, 1280) and probs.shape == (1, 1000)
+    assert int(probs.argmax()) in (281, 282, 285)  # tabby, tiger cat, Egyptian cat
+    assert probs.max() > 0.5
+
+
+def test_fid_cli_on_folders_and_stats(tmp_path, capsys, effnet):
+    from PIL import Image
+
+    from gankit.cli import main
+
+    rng = np.random.default_rng(0)
+    for name, shift in (("a", 0), ("b", 0), ("c", 120)):
+        (tmp_path / name).mkdir()
+        for i in range(6):
+            arr = np.clip(rng.normal(100 + shift, 30, (20, 24, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(arr).save(tmp_path / name / f"{i}.png")
+    assert main(["fid", str(tmp_path / "a"), str(tmp_path / "a")]) == 0
+    assert "fid_effnet_lite0: 0.0000" in capsys.readouterr().out
+    assert main(["fid", str(tmp_path / "a"), "--save-stats", str(tmp_path / "a.npz")]) == 0
+    capsys.readouterr()
+    assert main(["fid", str(tmp_path / "a.npz"), str(tmp_path / "b")]) == 0
+    near = float(capsys.readouterr().out.split()[1])
+    assert main(["fid", str(tmp_path / "a.npz"), str(tmp_path / "c")]) == 0
+    far = float(capsys.readouterr().out.split()[1])
+    assert 0 < near < far
+
+
+def test_fid_cli_bad_input(tmp_path, capsys):
+    from gankit.cli import main
+
+    (tmp_path / "empty").mkdir()
+    assert main(["fid", str(tmp_path / "empty"), str(tmp_path / "empty")]) == 2
+    assert "needs at least 2" in capsys.readouterr().err
+    np.savez(tmp_path / "other.npz", mu=np.zeros(3), sigma=np.eye(3), meta=np.array('{"backbone": "inception"}'))
+    assert main(["fid", str(tmp_path / "other.npz"), "digits:test"]) == 2
+    err = capsys.readouterr().err
+    assert "backbone 'inception'" in err and "'effnet_lite0'" in err
+    assert main(["fid", "nosuchthing", "digits"]) == 2
+    assert "neither a folder" in capsys.readouterr().err
