@@ -2,11 +2,12 @@
 
     d^2 = ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2}).
 
-Tr((S_1 S_2)^{1/2}) is computed without a general matrix square root: with A = S_1^{1/2} (symmetric,
-from an eigendecomposition), S_1 S_2 is similar to A S_2 A, which is symmetric positive semi-definite,
-so the trace is the sum of the square roots of A S_2 A's eigenvalues. All in float64; tiny negative
-eigenvalues from rounding are clipped to 0, so singular covariances (fewer samples than dimensions)
-are fine.
+Tr((S_1 S_2)^{1/2}) is computed without a general matrix square root. With a factor S_1 = B B^T,
+S_1 S_2 is similar to B^T S_2 B, which is symmetric positive semi-definite, so the trace is the sum of
+the square roots of its eigenvalues (eigenvalues only: no eigenvectors of the product are needed).
+B is the Cholesky factor when S_1 is positive definite (fast), and S_1^{1/2} from an eigendecomposition
+when it is singular (fewer samples than dimensions). All in float64; tiny negative eigenvalues from
+rounding are clipped to 0.
 """
 from __future__ import annotations
 
@@ -36,8 +37,11 @@ def _sym_sqrt(s: np.ndarray) -> np.ndarray:
 
 def trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
     """Tr((S_1 S_2)^{1/2}) for symmetric PSD S_1, S_2."""
-    a = _sym_sqrt(s1)
-    m = a @ s2 @ a
+    try:
+        b = np.linalg.cholesky((s1 + s1.T) / 2)
+    except np.linalg.LinAlgError:
+        b = _sym_sqrt(s1)
+    m = b.T @ s2 @ b
     w = np.linalg.eigvalsh((m + m.T) / 2)
     return float(np.sqrt(np.clip(w, 0, None)).sum())
 
