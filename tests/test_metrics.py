@@ -143,3 +143,38 @@ def test_fid_cli_bad_input(tmp_path, capsys):
     assert "backbone 'inception'" in err and "'effnet_lite0'" in err
     assert main(["fid", "nosuchthing", "digits"]) == 2
     assert "neither a folder" in capsys.readouterr().err
+
+
+def test_inception_network_keys_and_shapes():
+    """The FID Inception's module names and shapes match the pt_inception-2015-12-05 state dict."""
+    import torch
+
+    from gankit.metrics.inception import InceptionBackbone
+
+    net = InceptionBackbone(load=False)
+    sd = net.net.state_dict()
+    expected = {"Conv2d_1a_3x3.conv.weight": (32, 3, 3, 3), "Conv2d_1a_3x3.bn.running_var": (32,),
+                "Mixed_5b.branch_pool.conv.weight": (32, 192, 1, 1), "Mixed_6e.branch7x7dbl_5.conv.weight":
+                (192, 192, 1, 7), "Mixed_7a.branch3x3_2.conv.weight": (320, 192, 3, 3),
+                "Mixed_7c.branch3x3dbl_1.conv.weight": (448, 2048, 1, 1), "fc.weight": (1008, 2048),
+                "fc.bias": (1008,)}
+    for k, shape in expected.items():
+        assert tuple(sd[k].shape) == shape, k
+    n_params = sum(p.numel() for p in net.parameters())
+    # torchvision's Inception-v3: 27,161,264 parameters with the aux head; the aux head has 3,326,696
+    # (1x1 conv + BN 98,560; 5x5 conv + BN 2,459,136; fc 769,000); the FID graph has 1008 classes, not 1000.
+    assert n_params == 27_161_264 - 3_326_696 + 8 * 2049
+    feats, probs = net.extract(torch.rand(2, 1, 28, 28) * 2 - 1)
+    assert feats.shape == (2, 2048) and probs.shape == (2, 1008)
+
+
+def test_inception_without_weights_says_where_to_put_them(monkeypatch, tmp_path, capsys):
+    from gankit.cli import main
+
+    monkeypatch.delenv("GANKIT_INCEPTION_WEIGHTS", raising=False)
+    assert main(["fid", "digits:test", "digits:train", "--backbone", "inception"]) == 2
+    err = capsys.readouterr().err
+    assert "pt_inception-2015-12-05-6726825d.pth" in err and "GANKIT_INCEPTION_WEIGHTS" in err
+    monkeypatch.setenv("GANKIT_INCEPTION_WEIGHTS", str(tmp_path / "nope.pth"))
+    assert main(["fid", "digits:test", "digits:train", "--backbone", "inception"]) == 2
+    assert "nope.pth does not exist" in capsys.readouterr().err

@@ -88,4 +88,6 @@ class EfficientNetLite0(Backbone):
 
 
 def build_backbone(name: str, **kw) -> Backbone:
+    from . import inception  # noqa: F401  (registers the Inception backbone)
+
     return BACKBONES.get(name)(**kw)
