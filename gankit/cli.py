@@ -116,6 +116,15 @@ def _fid(args) -> int:
     return 0
 
 
+def _classifier(args) -> int:
+    from .metrics.classifier import train_classifier
+
+    meta = train_classifier(args.dataset, epochs=args.epochs, seed=args.seed, progress=not args.no_progress)
+    print(f"classifier for {meta['dataset']}: test accuracy {100 * meta['test_accuracy']:.2f} % "
+          f"({meta['n_test']} images), saved to {meta['path']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gankit", description="Train, sample and explore GANs, offline.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -154,10 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fid", help="Fréchet distance between two image folders, .npz stats or datasets")
     f.add_argument("a", help="image folder, .npz statistics, or dataset[:split] (e.g. fashion-mnist:test)")
     f.add_argument("b", nargs="?")
-    f.add_argument("--backbone", default="effnet-lite0")
+    f.add_argument("--backbone", default="effnet-lite0",
+                   help="effnet-lite0 (offline default), inception (needs local weights), classifier:DATASET")
     f.add_argument("--limit", type=int, help="use at most this many images of each source")
     f.add_argument("--save-stats", metavar="OUT.npz", help="write A's statistics instead of comparing")
     f.set_defaults(func=_fid)
+
+    c = sub.add_parser("classifier", help="train the domain classifier of a labelled dataset (for metrics)")
+    csub = c.add_subparsers(dest="action", required=True)
+    ct = csub.add_parser("train", help="train and cache it")
+    ct.add_argument("dataset", help="a labelled image dataset, e.g. mnist5k or fashion-mnist")
+    ct.add_argument("--epochs", type=int)
+    ct.add_argument("--seed", type=int, default=0)
+    ct.add_argument("--no-progress", action="store_true")
+    ct.set_defaults(func=_classifier)
     return p
 
 

@@ -87,7 +87,11 @@ class EfficientNetLite0(Backbone):
         return feats, self.net._fc(feats)
 
 
-def build_backbone(name: str, **kw) -> Backbone:
-    from . import inception  # noqa: F401  (registers the Inception backbone)
+def build_backbone(spec: str, **kw) -> Backbone:
+    """A backbone by name; ``classifier:DATASET`` selects gankit's classifier for that dataset."""
+    from . import classifier, inception  # noqa: F401  (register their backbones)
 
+    name, _, arg = spec.partition(":")
+    if arg:
+        kw["dataset"] = arg
     return BACKBONES.get(name)(**kw)
