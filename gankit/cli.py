@@ -116,6 +116,19 @@ def _fid(args) -> int:
     return 0
 
 
+def _eval(args) -> int:
+    from .metrics.evaluate import evaluate_run, format_table, write_report
+    from .run import load_run
+
+    run = load_run(args.run)
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    report = evaluate_run(run, metrics, n=args.n, backbone=args.backbone, seed=args.seed, progress=True)
+    path = write_report(run, report)
+    print(format_table(report))
+    print(f"wrote {path}")
+    return 0
+
+
 def _classifier(args) -> int:
     from .metrics.classifier import train_classifier
 
@@ -168,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--limit", type=int, help="use at most this many images of each source")
     f.add_argument("--save-stats", metavar="OUT.npz", help="write A's statistics instead of comparing")
     f.set_defaults(func=_fid)
+
+    e = sub.add_parser("eval", help="FID, KID, IS, precision/recall, density/coverage of a run (JSON in RUN/eval)")
+    e.add_argument("run")
+    e.add_argument("--metrics", default="fid,kid,is,pr,dc")
+    e.add_argument("--n", type=int, default=10000, help="samples per side (default 10000)")
+    e.add_argument("--backbone", default="effnet-lite0")
+    e.add_argument("--seed", type=int, default=0)
+    e.set_defaults(func=_eval)
 
     c = sub.add_parser("classifier", help="train the domain classifier of a labelled dataset (for metrics)")
     csub = c.add_subparsers(dest="action", required=True)

@@ -45,3 +45,45 @@ def test_class_histogram():
 def test_mnist5k_classifier_reaches_98_percent(cache):
     """Measured: 99.0 % on the 500 held-out MNIST-5k digits (14 epochs, about 2-8 minutes on 2 cores)."""
     assert train_classifier("mnist5k", progress=False)["test_accuracy"] >= 0.98
+
+
+def test_eval_command_writes_report_and_caches_real_features(cache, tmp_path, capsys, tiny_overrides):
+    import json
+
+    from gankit import load_config, train
+
+    assert main(["classifier", "train", "digits", "--epochs", "2", "--no-progress"]) == 0
+    train(load_config("mnist-dcgan", tiny_overrides), tmp_path / "run", progress=False, tensorboard=False)
+    capsys.readouterr()
+    args = ["eval", str(tmp_path / "run"), "--n", "60", "--backbone", "classifier:digits"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "run" / "eval" / "step_0000006_classifier_digits.json").read_text())
+    s = report["scores"]
+    for key in ("fid_classifier_digits", "kid_classifier_digits", "is_classifier_digits", "precision", "recall",
+                "density", "coverage", "classes"):
+        assert key in s, key
+    assert s["fid_classifier_digits"] > 0 and 0 <= s["precision"] <= 1 and s["classes"]["classes_present"] >= 1
+    assert report["protocol"]["reference"] == "digits:test" and report["protocol"]["n_fake"] == 60
+    assert "fid_classifier_digits" in out
+    cached = list((cache / "features").glob("digits-test-classifier_digits-n60-*.npz"))
+    assert len(cached) == 1
+    assert main(args) == 0  # second time from the cache: same real features, same scores
+    again = json.loads((tmp_path / "run" / "eval" / "step_0000006_classifier_digits.json").read_text())
+    assert again["scores"]["fid_classifier_digits"] == s["fid_classifier_digits"]
+
+
+def test_eval_of_a_toy_run_counts_modes(cache, tmp_path, capsys):
+    from gankit import load_config, train
+
+    train(load_config("ring-ns", ["train.steps=5"]), tmp_path / "toy", progress=False, tensorboard=False)
+    assert main(["eval", str(tmp_path / "toy")]) == 0
+    assert "modes_covered" in capsys.readouterr().out
+
+
+def test_eval_bad_metric(cache, tmp_path, capsys):
+    from gankit import load_config, train
+
+    train(load_config("ring-ns", ["train.steps=2"]), tmp_path / "toy", progress=False, tensorboard=False)
+    assert main(["eval", str(tmp_path / "toy"), "--metrics", "fid,fud"]) == 2
+    assert "unknown metric 'fud'" in capsys.readouterr().err

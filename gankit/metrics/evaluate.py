@@ -1,0 +1,125 @@
+"""``gankit eval RUN``: score a run's generator against its dataset with one protocol.
+
+Image runs: features of ``n`` generated samples (the EMA generator when kept) and of up to ``n`` real
+images from the run's dataset (split ``test`` when the dataset has one, else the training split)
+go through one backbone; FID, KID, IS, precision/recall and density/coverage come from those
+features. Precision/recall and density/coverage use at most ``knn_max`` samples per side (their
+pairwise distances grow quadratically). Labelled datasets also get the class histogram of the
+samples by gankit's classifier, when it has been trained. 2-D toy runs get mode statistics instead.
+
+Real features are cached (``$GANKIT_CACHE/features``), keyed by dataset, split, backbone, n and
+input size, so the second evaluation of the same data does not recompute them.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import GankitError
+from ..io import atomic_path, write_text
+from .backbones import build_backbone
+from .classifier import cache_dir, class_histogram
+from .frechet import feature_stats, frechet_distance
+from .manifold import density_coverage, precision_recall
+from .scores import inception_score, kernel_inception_distance
+
+ALL_METRICS = ("fid", "kid", "is", "pr", "dc")
+
+
+def _suffix(backbone) -> str:
+    """Scores from the Inception backbone carry the standard names; others name their backbone."""
+    return "" if backbone.name == "inception" else f"_{backbone.name}"
+
+
+def real_features(data_cfg, split: str, backbone, n: int, progress: bool = False):
+    """(features, probabilities, n_used) of up to ``n`` real images, cached on disk."""
+    from ..config import DataConfig
+    from ..data import build_dataset
+
+    key = f"{data_cfg.name}-{split}-{backbone.name}-n{n}-s{backbone.input_size}-img{data_cfg.image_size or 'native'}"
+    path = cache_dir().parent / "features" / f"{key}.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as f:
+            return f["features"], f["probs"], int(f["features"].shape[0])
+    cfg = DataConfig(**{**data_cfg.__dict__, "split": split, "limit": None})
+    ds = build_dataset(cfg)
+    images = ds.images()
+    if len(images) > n:
+        images = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:n]]
+    feats, probs = backbone.extract(images, progress=progress)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, features=feats.astype(np.float32), probs=probs.astype(np.float32))
+    return feats, probs, len(feats)
+
+
+def fake_images(run, n: int, seed: int, batch: int = 500) -> torch.Tensor:
+    return torch.cat([run.sample(min(batch, n - i), seed=seed + i) for i in range(0, n, batch)])
+
+
+def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effnet-lite0", seed: int = 0,
+                 knn_max: int = 5000, progress: bool = False) -> dict:
+    unknown = [m for m in metrics if m not in ALL_METRICS]
+    if unknown:
+        raise GankitError(f"unknown metric {unknown[0]!r}; choose from {', '.join(ALL_METRICS)}")
+    if n < 2:
+        raise GankitError(f"--n must be at least 2 (10,000 is the usual protocol), got {n}")
+    cfg = run.config
+    if run.info.kind == "points":
+        from ..data import build_dataset
+
+        toy = build_dataset(cfg.data)
+        if not hasattr(toy, "mode_stats"):
+            raise GankitError(f"dataset {cfg.data.name} has no modes to count")
+        scores = toy.mode_stats(run.sample(2500, seed=seed))
+        return {"step": run.step, "scores": scores, "protocol": {"n_fake": 2500, "criterion": "3 std"}}
+
+    bb = build_backbone(backbone)
+    split = "test" if cfg.data.name in ("mnist5k", "fashion-mnist", "digits") else cfg.data.split
+    real_f, _, n_real = real_features(cfg.data, split, bb, n, progress)
+    fake = fake_images(run, n, seed)
+    fake_f, fake_p = bb.extract(fake, progress=progress)
+    sfx, scores = _suffix(bb), {}
+    if "fid" in metrics:
+        scores[f"fid{sfx}"] = frechet_distance(*feature_stats(real_f), *feature_stats(fake_f))
+    if "kid" in metrics:
+        scores[f"kid{sfx}"], scores[f"kid{sfx}_std"] = kernel_inception_distance(real_f, fake_f)
+    if "is" in metrics:
+        scores[f"is{sfx}"], scores[f"is{sfx}_std"] = inception_score(fake_p, splits=min(10, len(fake_p)))
+    k = min(knn_max, len(real_f), len(fake_f))
+    if "pr" in metrics:
+        scores["precision"], scores["recall"] = precision_recall(real_f[:k], fake_f[:k], k=3)
+    if "dc" in metrics:
+        scores["density"], scores["coverage"] = density_coverage(real_f[:k], fake_f[:k], k=5)
+    protocol = {"backbone": bb.name, "resize": bb.input_size, "n_real": n_real, "n_fake": len(fake_f),
+                "reference": f"{cfg.data.name}:{split}", "knn_samples": k, "seed": seed,
+                "comparable_with_papers": bb.name == "inception"}
+    if run.info.num_classes:
+        try:
+            clf = build_backbone(f"classifier:{cfg.data.name}")
+            _, probs = clf.extract(fake)
+            scores["classes"] = class_histogram(probs, run.info.num_classes)
+        except GankitError as e:
+            protocol["classes"] = f"skipped: {e}"
+    return {"step": run.step, "scores": scores, "protocol": protocol}
+
+
+def write_report(run, report: dict) -> Path:
+    name = report["protocol"].get("backbone", "modes")
+    path = run.path / "eval" / f"step_{report['step']:07d}_{name}.json"
+    write_text(path, json.dumps(report, indent=2))
+    return path
+
+
+def format_table(report: dict) -> str:
+    lines = [f"step {report['step']}  ({', '.join(f'{k}={v}' for k, v in report['protocol'].items())})"]
+    for k, v in report["scores"].items():
+        if isinstance(v, dict):
+            v = f"{v['classes_present']} classes, KL to uniform {v['kl_to_uniform']:.4f}"
+        elif isinstance(v, float):
+            v = f"{v:.4f}"
+        lines.append(f"  {k:<24} {v}")
+    return "\n".join(lines)
