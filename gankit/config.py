@@ -120,6 +120,11 @@ class TrainConfig:
     sample_every: int = _ranged(500, lo=1)
     checkpoint_every: int = _ranged(1000, lo=1)
     n_samples: int = _ranged(64, lo=1)  # images in each sample grid (fixed latents)
+    eval_every: Optional[int] = _ranged(None, lo=1)  # evaluate every N steps (None: never during training)
+    eval_metrics: str = "fid"  # comma-separated: fid, kid, is, pr, dc (image runs; toys count modes)
+    eval_n: int = _ranged(1000, lo=2)  # samples per side for periodic evaluation
+    eval_backbone: str = "effnet-lite0"  # effnet-lite0 | inception | classifier:DATASET
+    best_metric: Optional[str] = None  # score that picks checkpoints/best (None: the first eval metric)
 
 
 def _default_optims() -> Dict[str, OptimConfig]:
@@ -408,4 +413,17 @@ def validate(cfg: Config) -> Config:
     dev = cfg.train.device
     if not (dev in ("auto", "cpu", "mps") or dev == "cuda" or (dev.startswith("cuda:") and dev[5:].isdigit())):
         raise ConfigError(f"train.device = {dev!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    _validate_eval(cfg.train)
     return cfg
+
+
+def _validate_eval(t: TrainConfig) -> None:
+    from .metrics.backbones import BACKBONES
+    from .metrics.evaluate import ALL_METRICS
+    from .metrics import classifier, inception  # noqa: F401  (register their backbones)
+
+    for m in (m.strip() for m in t.eval_metrics.split(",")):
+        if m not in ALL_METRICS:
+            raise ConfigError(f"train.eval_metrics has unknown metric {m!r}{closest(m, ALL_METRICS)}; "
+                              f"choose from {', '.join(ALL_METRICS)}")
+    BACKBONES.get(t.eval_backbone.partition(":")[0])

@@ -38,6 +38,8 @@ def test_overrides_are_typed():
     (["optim.g.betas=0.5"], "optim.g.betas must be 2 comma-separated values"),
     (["steps"], "must look like key=value"),
     (["data.name=cifar10"], "unknown dataset 'cifar10'"),
+    (["train.eval_metrics=fid,kdi"], "unknown metric 'kdi' (did you mean 'kid'?)"),
+    (["train.eval_backbone=inceptoin"], "unknown backbone 'inceptoin' (did you mean 'inception'?)"),
 ])
 def test_bad_overrides_name_the_key(override, fragment):
     with pytest.raises(ConfigError) as e:

@@ -209,3 +209,31 @@ def test_ring_wgan_gp_covers_the_modes(tmp_path):
     run = train(cfg, tmp_path / "ring", progress=False, tensorboard=False)
     stats = build_dataset(cfg.data).mode_stats(run.sample(2500, seed=1))
     assert stats["modes_covered"] >= 7, stats
+
+
+def test_periodic_eval_logs_scores_and_keeps_best(tmp_path, tiny_overrides):
+    """Toy run evaluated every 2 steps: eval/ scores in metrics.jsonl, best checkpoint and report files."""
+    cfg = load_config("ring-ns", ["train.steps=6", "train.eval_every=2", "train.best_metric=high_quality",
+                                  "train.log_every=2"])
+    run = train(cfg, tmp_path / "r", progress=False, tensorboard=False)
+    rows = [r for r in run.metrics() if "eval/modes_covered" in r]
+    assert [r["step"] for r in rows] == [2, 4, 6]
+    best = json.loads((run.path / "checkpoints" / "best.json").read_text())
+    values = [r["eval/high_quality"] for r in rows]
+    assert best["metric"] == "high_quality" and best["value"] == max(values)
+    assert (run.path / "checkpoints" / "best.safetensors").exists()
+    assert len(list((run.path / "eval").glob("step_*.json"))) == 3
+
+
+def test_periodic_eval_does_not_change_training(tmp_path):
+    plain = train(load_config("ring-ns", ["train.steps=4"]), tmp_path / "a", progress=False, tensorboard=False)
+    evald = train(load_config("ring-ns", ["train.steps=4", "train.eval_every=1"]), tmp_path / "b", progress=False,
+                  tensorboard=False)
+    a, b = weights(plain.path), weights(evald.path)
+    assert all(torch.equal(a[0][k], b[0][k]) for k in a[0])
+
+
+def test_unknown_best_metric_is_reported(tmp_path):
+    cfg = load_config("ring-ns", ["train.steps=2", "train.eval_every=1", "train.best_metric=fid"])
+    with pytest.raises(ConfigError, match="best_metric = 'fid' is not among the scores"):
+        train(cfg, tmp_path / "r", progress=False, tensorboard=False)

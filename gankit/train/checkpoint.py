@@ -41,6 +41,15 @@ def read_weights(ckpt_dir: Path) -> tuple[dict, dict, int, DataInfo]:
     return nets, ema, int(meta["step"]), info
 
 
+def copy_as_best(ckpt_dir: Path) -> None:
+    """checkpoints/best.* := checkpoints/last.* (atomic per file)."""
+    from ..io import atomic_path
+
+    for name in (WEIGHTS, STATE):
+        with atomic_path(ckpt_dir / name.replace("last", "best")) as tmp:
+            tmp.write_bytes((ckpt_dir / name).read_bytes())
+
+
 def rng_state() -> dict:
     state = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():

@@ -8,6 +8,7 @@ after-update hook (e.g. WGAN clipping). Then the lr schedules step and the EMA o
 from __future__ import annotations
 
 import copy
+import json
 import math
 import shutil
 import signal
@@ -276,6 +277,33 @@ class Trainer:
         self.recipe.train()
         return path
 
+    # -- periodic evaluation ----------------------------------------------------------------------
+    def evaluate(self, logger: MetricsLogger) -> dict:
+        """Score the checkpoint just saved, log ``eval/<score>``, and copy it to ``best`` when it improves."""
+        from ..metrics.evaluate import evaluate_run, write_report
+        from ..run import Run
+
+        cfg = self.cfg.train
+        rng = ckpt.rng_state()  # evaluation must not move the training RNG: resume stays exact
+        run = Run(self.run_dir)
+        metrics = tuple(m.strip() for m in cfg.eval_metrics.split(",") if m.strip())
+        report = evaluate_run(run, metrics, n=cfg.eval_n, backbone=cfg.eval_backbone, seed=cfg.seed)
+        ckpt.set_rng_state(rng)
+        write_report(run, report)
+        flat = {k: float(v) for k, v in report["scores"].items() if isinstance(v, (int, float))}
+        logger.log(self.step, {f"eval/{k}": v for k, v in flat.items()})
+        key = cfg.best_metric or next(iter(flat))
+        if key not in flat:
+            raise ConfigError(f"train.best_metric = {key!r} is not among the scores ({', '.join(flat)})")
+        higher = not key.startswith(("fid", "kid", "mode_kl"))
+        best_path = self.run_dir / "checkpoints" / "best.json"
+        best = json.loads(best_path.read_text()) if best_path.exists() else None
+        value = flat[key]
+        if best is None or (value > best["value"] if higher else value < best["value"]):
+            ckpt.copy_as_best(self.run_dir / "checkpoints")
+            write_text(best_path, json.dumps({"metric": key, "value": value, "step": self.step}))
+        return report
+
     # -- the loop ---------------------------------------------------------------------------------
     def fit(self):
         from tqdm.auto import tqdm
@@ -300,8 +328,11 @@ class Trainer:
                         bar.set_postfix(_postfix(values), refresh=False)
                     if self.step % cfg.sample_every == 0 and self.step < cfg.steps:
                         self.save_samples(f"step_{self.step:07d}", logger)
-                    if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                    evaluating = cfg.eval_every is not None and self.step % cfg.eval_every == 0
+                    if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps or evaluating:
                         self.save_checkpoint()
+                    if evaluating:
+                        self.evaluate(logger)
                     if stop.requested:
                         self.save_checkpoint()
                         self.interrupted = True
