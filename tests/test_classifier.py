@@ -87,3 +87,12 @@ def test_eval_bad_metric(cache, tmp_path, capsys):
     train(load_config("ring-ns", ["train.steps=2"]), tmp_path / "toy", progress=False, tensorboard=False)
     assert main(["eval", str(tmp_path / "toy"), "--metrics", "fid,fud"]) == 2
     assert "unknown metric 'fud'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fashion_classifier_reaches_90_percent(cache):
+    from conftest import fashion_available
+
+    if not fashion_available():
+        pytest.skip("apt-get install dataset-fashion-mnist")
+    assert train_classifier("fashion-mnist", progress=False)["test_accuracy"] >= 0.90

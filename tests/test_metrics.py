@@ -129,6 +129,9 @@ def test_fid_cli_on_folders_and_stats(tmp_path, capsys, effnet):
     assert main(["fid", str(tmp_path / "a.npz"), str(tmp_path / "c")]) == 0
     far = float(capsys.readouterr().out.split()[1])
     assert 0 < near < far
+    assert main(["fid", str(tmp_path / "a.npz"), str(tmp_path / "b"), "--resize", "64"]) == 2
+    assert "statistics at 224 px" in capsys.readouterr().err
+    assert main(["fid", str(tmp_path / "a"), str(tmp_path / "b"), "--resize", "64"]) == 0
 
 
 def test_fid_cli_bad_input(tmp_path, capsys):

@@ -94,4 +94,8 @@ def build_backbone(spec: str, **kw) -> Backbone:
     name, _, arg = spec.partition(":")
     if arg:
         kw["dataset"] = arg
+    if kw.get("input_size") is None:
+        kw.pop("input_size", None)
+    elif name != "effnet-lite0":
+        raise GankitError(f"--resize applies to effnet-lite0 only; {name} has a fixed input size")
     return BACKBONES.get(name)(**kw)

@@ -61,7 +61,7 @@ def fake_images(run, n: int, seed: int, batch: int = 500) -> torch.Tensor:
 
 
 def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effnet-lite0", seed: int = 0,
-                 knn_max: int = 5000, progress: bool = False) -> dict:
+                 knn_max: int = 5000, progress: bool = False, resize: int | None = None) -> dict:
     unknown = [m for m in metrics if m not in ALL_METRICS]
     if unknown:
         raise GankitError(f"unknown metric {unknown[0]!r}; choose from {', '.join(ALL_METRICS)}")
@@ -77,7 +77,7 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
         scores = toy.mode_stats(run.sample(2500, seed=seed))
         return {"step": run.step, "scores": scores, "protocol": {"n_fake": 2500, "criterion": "3 std"}}
 
-    bb = build_backbone(backbone)
+    bb = build_backbone(backbone, input_size=resize)
     split = "test" if cfg.data.name in ("mnist5k", "fashion-mnist", "digits") else cfg.data.split
     real_f, _, n_real = real_features(cfg.data, split, bb, n, progress)
     fake = fake_images(run, n, seed)

@@ -51,6 +51,9 @@ def stats_for(source: str, backbone, limit=None, progress=False) -> tuple[np.nda
             if meta.get("backbone") != backbone.name:
                 raise FeatureError(f"{source} holds statistics of backbone {meta.get('backbone')!r}, "
                                    f"but {backbone.name!r} was asked; recompute them with --backbone")
+            if meta.get("resize", backbone.input_size) != backbone.input_size:
+                raise FeatureError(f"{source} holds statistics at {meta['resize']} px, but the backbone runs at "
+                                   f"{backbone.input_size} px; pass --resize {meta['resize']} or recompute them")
             return f["mu"], f["sigma"], int(meta.get("n", 0))
     images = load_images(source, backbone.input_size, limit)
     feats, _ = backbone.extract(images, progress=progress)
@@ -58,8 +61,8 @@ def stats_for(source: str, backbone, limit=None, progress=False) -> tuple[np.nda
     return mu, sigma, len(feats)
 
 
-def save_stats(path, mu, sigma, backbone_name: str, n: int, source: str) -> None:
-    meta = json.dumps({"backbone": backbone_name, "n": n, "source": source})
+def save_stats(path, mu, sigma, backbone, n: int, source: str) -> None:
+    meta = json.dumps({"backbone": backbone.name, "resize": backbone.input_size, "n": n, "source": source})
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, mu=mu, sigma=sigma, meta=np.array(meta))
