@@ -36,7 +36,9 @@ def polynomial_mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int = 3, coef
 def kernel_inception_distance(real, fake, subsets: int = 100, subset_size: int = 1000,
                               seed: int = 0) -> tuple[float, float]:
     """KID: the mean and std of the unbiased polynomial MMD^2 over ``subsets`` random subsets of
-    ``subset_size`` from each set (the reference protocol: 100 subsets of 1000)."""
+    ``subset_size`` from each set (the reference protocol: 100 subsets of 1000). The estimate is unbiased
+    for independent sets; a set scored against itself has overlapping subsets, whose exact self-pairs
+    pull it slightly below 0."""
     x, y = np.asarray(real, np.float64), np.asarray(fake, np.float64)
     if x.shape[1] != y.shape[1]:
         raise FeatureError(f"features of different dimensions: {x.shape[1]} vs {y.shape[1]}")
