@@ -130,6 +130,16 @@ def _eval(args) -> int:
     return 0
 
 
+def _lab(args) -> int:
+    from .lab import run_experiment
+
+    kw = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
+    summary = run_experiment(args.name, args.out, **kw)
+    print(summary["verdict"])
+    print(f"wrote {args.out or 'runs/lab-' + args.name}/results.json and its figures")
+    return 0
+
+
 def _classifier(args) -> int:
     from .metrics.classifier import train_classifier
 
@@ -192,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--resize", type=int, help="effnet-lite0 input size (default 224; 64-128 is much faster on CPU)")
     e.set_defaults(func=_eval)
+
+    lab = sub.add_parser("lab", help="run an experiment from the slides (optimal-d)")
+    lab.add_argument("name")
+    lab.add_argument("--out", help="output folder (default runs/lab-NAME)")
+    lab.add_argument("--steps", type=int)
+    lab.add_argument("--seed", type=int)
+    lab.set_defaults(func=_lab)
 
     c = sub.add_parser("classifier", help="train the domain classifier of a labelled dataset (for metrics)")
     csub = c.add_subparsers(dest="action", required=True)
