@@ -68,6 +68,9 @@ class NetConfig:
     spectral_norm: bool = False  # Miyato et al. 2018, applied to every conv / linear layer
     dropout: float = _ranged(0.0, lo=0, hi=1, hi_open=True)
     activation: Optional[str] = _choice(None, (None, "relu", "leaky_relu", "tanh", "elu"))  # None: G relu, D leaky_relu(0.2)
+    minibatch_std: bool = False  # D only: append the minibatch standard deviation feature (ProGAN)
+    minibatch_std_group: int = _ranged(4, lo=2)  # samples per group for that statistic
+    pack: int = _ranged(1, lo=1)  # D only: PacGAN packing degree m (D judges m samples at once)
 
 
 @dataclass
@@ -413,6 +416,8 @@ def validate(cfg: Config) -> Config:
     dev = cfg.train.device
     if not (dev in ("auto", "cpu", "mps") or dev == "cuda" or (dev.startswith("cuda:") and dev[5:].isdigit())):
         raise ConfigError(f"train.device = {dev!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    if cfg.train.batch_size % cfg.d.pack:
+        raise ConfigError(f"d.pack = {cfg.d.pack} needs train.batch_size divisible by it, got {cfg.train.batch_size}")
     _validate_eval(cfg.train)
     return cfg
 

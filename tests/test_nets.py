@@ -55,3 +55,42 @@ def test_batch_norm_switch():
     without = build_generator(NetConfig(name="dcgan", width=8, batch_norm=False), 4, (1, 16, 16))
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in with_bn.modules())
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in without.modules())
+
+
+def test_minibatch_stddev_statistic():
+    from gankit.nets.blocks import minibatch_stddev
+
+    f = torch.tensor([[0.0, 0.0], [2.0, 2.0], [0.0, 0.0], [2.0, 2.0]])
+    out = minibatch_stddev(f, group=4)
+    assert out.shape == (4, 3) and torch.allclose(out[:, 2], torch.ones(4))  # std of {0, 2, 0, 2} is 1
+    same = minibatch_stddev(torch.ones(4, 2), group=4)
+    assert torch.allclose(same[:, 2], torch.full((4,), 1e-4))  # a collapsed batch: sqrt(0 + 1e-8)
+    two_groups = minibatch_stddev(torch.tensor([[0.0], [5.0], [2.0], [5.0]]), group=2)
+    assert torch.allclose(two_groups[:, 1], torch.tensor([1.0, 1e-4, 1.0, 1e-4]))  # groups {0, 2} and {1, 3}
+
+
+def test_minibatch_stddev_lets_d_see_a_collapsed_batch():
+    torch.manual_seed(0)
+    d = build_discriminator(NetConfig(name="mlp", width=8, depth=1, batch_norm=False, minibatch_std=True), (2,))
+    x = torch.randn(8, 2)
+    collapsed = x[:1].repeat(8, 1)
+    assert not torch.allclose(d(x)[0], d(collapsed)[0])  # the same sample, judged differently by its batch
+
+
+def test_pacgan_packing(tmp_path):
+    from gankit import load_config
+    from gankit.errors import ConfigError
+    from gankit.recipes.base import pack
+
+    x = torch.arange(24.0).view(6, 2, 2)  # six 2-channel "images"
+    p = pack(x, 3)
+    assert p.shape == (2, 6, 2) and torch.equal(p[0, 2:4], x[1])
+    cfg = load_config("ring-ns", ["d.pack=4", "train.batch_size=64"])
+    from gankit.train import Trainer
+
+    t = Trainer(cfg, tmp_path / "r", progress=False, tensorboard=False)
+    assert t.recipe.nets["d"].body[0].in_features == 8  # 4 packed 2-D points
+    assert t.recipe.discriminate(torch.randn(64, 2)).shape == (16, 1)
+    t.train_step()
+    with pytest.raises(ConfigError, match="d.pack = 3 needs train.batch_size divisible by it"):
+        load_config("ring-ns", ["d.pack=3", "train.batch_size=64"])

@@ -32,19 +32,42 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def minibatch_stddev(f: torch.Tensor, group: int) -> torch.Tensor:
+    """Minibatch standard deviation (Karras et al. 2018, ProGAN, sec. 3): within groups of ``group``
+    samples, the std of every feature over the group, averaged over the features: one number per group,
+    appended to each of its samples as an extra feature. A collapsed batch (all samples alike) gets 0,
+    so D can see a lack of variety. Applied to D's flattened final feature maps, this is ProGAN's
+    statistic; appending it as one feature before the linear head equals ProGAN's constant extra map."""
+    n = f.shape[0]
+    g = group if n % group == 0 else n
+    grouped = f.reshape(g, n // g, -1)  # sample i is in group i % (n // g), as in ProGAN
+    std = torch.sqrt(grouped.var(0, unbiased=False) + 1e-8).mean(-1)  # (n // g,)
+    return torch.cat([f, std.repeat(g)[:, None]], 1)
+
+
 class Discriminator(nn.Module):
     """A body that maps inputs to features, and a head that maps features to ``out_dim`` outputs.
 
     Recipes that need more heads (AC-GAN's classes, InfoGAN's Q) add them on ``features``.
+    ``add_minibatch_std`` (called by subclasses) appends the minibatch-std feature before the head.
     """
 
     feature_dim: int
+    mbstd_group: int = 0
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        f = self.features(x)
+        if self.mbstd_group:
+            f = minibatch_stddev(f, self.mbstd_group)
+        return self.head(f)
+
+    def head_input_dim(self, cfg, feature_dim: int) -> int:
+        """Feature size the head sees (one more with the minibatch-std feature)."""
+        self.mbstd_group = cfg.minibatch_std_group if cfg.minibatch_std else 0
+        return feature_dim + (1 if cfg.minibatch_std else 0)
 
 
 class NetworkFamily:

@@ -77,7 +77,7 @@ class DCGANDiscriminator(Discriminator):
             c = nxt
         self.body = nn.Sequential(*layers, nn.Flatten())
         self.feature_dim = c * base * base
-        self.head = spectral(nn.Linear(self.feature_dim, out_dim), cfg.spectral_norm)
+        self.head = spectral(nn.Linear(self.head_input_dim(cfg, self.feature_dim), out_dim), cfg.spectral_norm)
         dcgan_init(self)
 
     def features(self, x):

@@ -43,7 +43,7 @@ class MLPDiscriminator(Discriminator):
     def __init__(self, cfg, in_shape: tuple, out_dim: int = 1):
         super().__init__()
         self.body, self.feature_dim = _hidden(cfg, math.prod(in_shape), "leaky_relu", cfg.batch_norm)
-        self.head = spectral(nn.Linear(self.feature_dim, out_dim), cfg.spectral_norm)
+        self.head = spectral(nn.Linear(self.head_input_dim(cfg, self.feature_dim), out_dim), cfg.spectral_norm)
 
     def features(self, x):
         return self.body(torch.flatten(x, 1))

@@ -16,6 +16,22 @@ from torch import nn
 from ..errors import ConfigError
 
 
+def packed_shape(shape: tuple, m: int) -> tuple:
+    """D's input shape under PacGAN packing of degree m: m samples stacked along the first axis."""
+    return (shape[0] * m,) + tuple(shape[1:])
+
+
+def pack(x: torch.Tensor, m: int) -> torch.Tensor:
+    """PacGAN (Lin et al. 2018, sec. 3): D judges m samples at once, concatenated along channels
+    (images) or features (vectors): (N, C, ...) -> (N / m, m C, ...). All m are real or all are fake,
+    so D can penalise a generator whose samples lack variety."""
+    if m == 1:
+        return x
+    if len(x) % m:
+        raise ConfigError(f"d.pack = {m} needs a batch divisible by {m}, got {len(x)}; change train.batch_size")
+    return x.reshape(len(x) // m, m * x.shape[1], *x.shape[2:])
+
+
 @dataclass(frozen=True)
 class DataInfo:
     """What a recipe needs to know about the data to build its networks (saved with every checkpoint)."""

@@ -7,7 +7,7 @@ from torch import nn
 
 from ..nets import build_discriminator, build_generator
 from ..registry import RECIPES
-from .base import DataInfo, Phase, Recipe
+from .base import DataInfo, Phase, Recipe, pack, packed_shape
 
 
 @RECIPES.register("unconditional")
@@ -22,7 +22,7 @@ class Unconditional(Recipe):
     def build_nets(self, cfg, info):
         return nn.ModuleDict({
             "g": build_generator(cfg.g, cfg.latent.dim, info.shape),
-            "d": build_discriminator(cfg.d, info.shape),
+            "d": build_discriminator(cfg.d, packed_shape(info.shape, cfg.d.pack)),
         })
 
     def phases(self):
@@ -46,7 +46,7 @@ class Unconditional(Recipe):
             return self.nets["g"](z)
 
     def discriminate(self, x):
-        return self.nets["d"](self.d_input(x))
+        return self.nets["d"](pack(self.d_input(x), self.cfg.d.pack))
 
     def loss(self, phase, batch):
         obj = self.require_objective()
