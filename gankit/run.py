@@ -1,6 +1,7 @@
 """A finished or running run directory, loaded for sampling: no trainer, no dataset, no GPU needed."""
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Optional
 
@@ -42,7 +43,7 @@ class Run:
             recipe.nets.load_state_dict(nets)
             ema_nets = None
             if ema:
-                ema_nets = nn.ModuleDict({g: build_recipe(self.config, info).nets[g] for g in recipe.generators})
+                ema_nets = nn.ModuleDict({g: copy.deepcopy(recipe.nets[g]) for g in recipe.generators})
                 ema_nets.load_state_dict(ema)
                 ema_nets.to(device).eval()
             self._cache[key] = (recipe.to(device).eval(), ema_nets, step, info)

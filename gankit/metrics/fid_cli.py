@@ -14,7 +14,7 @@ import torch
 
 from ..errors import GankitError
 from ..io import atomic_path
-from .frechet import FeatureError, feature_stats, frechet_distance
+from .frechet import FeatureError, feature_stats
 
 
 def load_images(source: str, size: int, limit: int | None = None) -> torch.Tensor:

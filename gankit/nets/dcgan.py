@@ -7,7 +7,6 @@ D mirrors it.
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ..errors import ConfigError

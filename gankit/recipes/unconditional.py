@@ -50,7 +50,6 @@ class Unconditional(Recipe):
 
     def loss(self, phase, batch):
         obj = self.require_objective()
-        g, d = self.nets["g"], self.nets["d"]
         if phase == "d":
             real, _ = batch
             fake = self._fake_for_d_step(len(real))
@@ -62,7 +61,9 @@ class Unconditional(Recipe):
                 logs["d_penalty"] = reg.detach()
                 loss = loss + reg
             return loss, logs
-        fake = self._pending_fake if self._pending_fake is not None else g(self.latent(self.cfg.train.batch_size))
+        fake = self._pending_fake
+        if fake is None:
+            fake = self.nets["g"](self.latent(self.cfg.train.batch_size))
         self._pending_fake = None
         fake_out = self.discriminate(fake)
         loss = obj.g_loss(fake_out)

@@ -217,15 +217,14 @@ class Trainer:
         clip = self.cfg.train.grad_clip
         if clip is not None:
             logs[f"grad_norm/{phase.optimizer}"] = torch.nn.utils.clip_grad_norm_(params, clip)
-        elif self._logging_now():
+        elif self._is_log_step(self.step + 1):  # the step being computed
             logs[f"grad_norm/{phase.optimizer}"] = torch.nn.utils.get_total_norm([p.grad for p in params])
         opt.step()
         self.recipe.after_update(phase.name)
         logs.update(phase_logs)
 
-    def _logging_now(self) -> bool:
-        s = self.step + 1
-        return s % self.cfg.train.log_every == 0 or s == self.cfg.train.steps
+    def _is_log_step(self, step: int) -> bool:
+        return step % self.cfg.train.log_every == 0 or step == self.cfg.train.steps
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -320,7 +319,7 @@ class Trainer:
                 while self.step < cfg.steps:
                     logs = self.train_step()
                     bar.update(1)
-                    if self._logged_step():
+                    if self._is_log_step(self.step):
                         values = {k: float(v) for k, v in logs.items()}
                         values.update({f"lr/{k}": s.get_last_lr()[0] for k, s in self.schedulers.items()})
                         values["time"] = time.perf_counter() - t0
@@ -345,9 +344,6 @@ class Trainer:
             bar.close()
             logger.close()
         return Run(self.run_dir)
-
-    def _logged_step(self) -> bool:
-        return self.step % self.cfg.train.log_every == 0 or self.step == self.cfg.train.steps
 
 
 def _postfix(values: dict) -> dict:
