@@ -71,8 +71,16 @@ def _sample(args) -> int:
     from .viz.plots import plot_toy
 
     run = load_run(args.run)
-    x = run.sample(args.n, seed=args.seed, ema=not args.no_ema)
-    out = Path(args.out) if args.out else run.path / f"sample_seed{args.seed}.png"
+    if args.class_grid:
+        from .viz.latent_ops import class_grid
+
+        out = class_grid(run, args.out or run.path / f"class_grid_seed{args.seed}.png", columns=min(args.n, 16),
+                         seed=args.seed, ema=not args.no_ema)
+        print(f"wrote a class grid (one row per class, one z per column) from step {run.step} to {out}")
+        return 0
+    x = run.sample(args.n, seed=args.seed, ema=not args.no_ema, labels=args.cls)
+    tag = "" if args.cls is None else f"_class{args.cls}"
+    out = Path(args.out) if args.out else run.path / f"sample{tag}_seed{args.seed}.png"
     if run.info.kind == "points":
         from .data import build_dataset
 
@@ -80,6 +88,28 @@ def _sample(args) -> int:
     else:
         save_grid(x, out)
     print(f"wrote {args.n} samples from step {run.step} to {out}")
+    return 0
+
+
+def _traverse(args) -> int:
+    from .run import load_run
+    from .viz.latent_ops import traverse
+
+    run = load_run(args.run)
+    out = traverse(run, args.code, args.out or run.path / f"traverse_{args.code}.png", rows=args.rows,
+                   steps=args.steps, span=args.span, seed=args.seed, ema=not args.no_ema)
+    print(f"wrote {out} (rows: fixed z and other codes; columns: {args.code})")
+    return 0
+
+
+def _arithmetic(args) -> int:
+    from .run import load_run
+    from .viz.latent_ops import arithmetic
+
+    run = load_run(args.run)
+    res = arithmetic(run, args.out or run.path / "arithmetic", indices=args.indices, classes=args.classes,
+                     n=args.n, seed=args.seed, ema=not args.no_ema)
+    print(f"wrote {res['png']} (A - B + C with A, B, C = samples {res['groups']} of {res['sheet']})")
     return 0
 
 
@@ -133,7 +163,9 @@ def _eval(args) -> int:
 def _lab(args) -> int:
     from .lab import run_experiment
 
-    kw = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
+    given = (("steps", args.steps), ("seed", args.seed), ("seeds", args.seeds), ("arms", args.arms),
+             ("toys", args.toys))
+    kw = {k: v for k, v in given if v is not None}
     summary = run_experiment(args.name, args.out, **kw)
     print(summary["verdict"])
     print(f"wrote {args.out or 'runs/lab-' + args.name}/results.json and its figures")
@@ -173,7 +205,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", help="PNG path (default: RUN/sample_seedN.png)")
     s.add_argument("--no-ema", action="store_true", help="use the raw G even if the run kept an EMA")
+    s.add_argument("--class", dest="cls", type=int, help="conditional runs: every sample of this class")
+    s.add_argument("--class-grid", action="store_true", help="conditional runs: one row per class, fixed z per column")
     s.set_defaults(func=_sample)
+
+    t = sub.add_parser("traverse", help="InfoGAN: vary one latent code, hold the rest (paper's fig. 2)")
+    t.add_argument("run")
+    t.add_argument("--code", required=True, help="c1 (categorical), c2, c3, ... (continuous)")
+    t.add_argument("--rows", type=int, default=8)
+    t.add_argument("--steps", type=int, default=10, help="values of a continuous code")
+    t.add_argument("--span", type=float, default=2.0, help="continuous codes go from -span to span")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", help="PNG path (default: RUN/traverse_CODE.png)")
+    t.add_argument("--no-ema", action="store_true")
+    t.set_defaults(func=_traverse)
+
+    a = sub.add_parser("arithmetic", help="latent vector arithmetic A - B + C (DCGAN, sec. 6.3)")
+    a.add_argument("run")
+    a.add_argument("--indices", help="three groups of sample indices on the sheet, e.g. '1,2,3;4,5,6;7,8,9'")
+    a.add_argument("--classes", help="three classes a,b,c (conditional runs, or the dataset's classifier)")
+    a.add_argument("--n", type=int, default=64, help="samples on the numbered sheet")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--out", help="output folder (default: RUN/arithmetic)")
+    a.add_argument("--no-ema", action="store_true")
+    a.set_defaults(func=_arithmetic)
 
     i = sub.add_parser("interpolate", help="latent interpolation grid (linear and slerp) and GIF")
     i.add_argument("run")
@@ -203,11 +258,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--resize", type=int, help="effnet-lite0 input size (default 224; 64-128 is much faster on CPU)")
     e.set_defaults(func=_eval)
 
-    lab = sub.add_parser("lab", help="run an experiment from the slides (optimal-d)")
+    lab = sub.add_parser("lab", help="run an experiment from the slides: optimal-d, vanishing-gradients, "
+                                     "mode-collapse")
     lab.add_argument("name")
     lab.add_argument("--out", help="output folder (default runs/lab-NAME)")
-    lab.add_argument("--steps", type=int)
-    lab.add_argument("--seed", type=int)
+    lab.add_argument("--steps", type=int, help="training steps (each experiment has its default)")
+    lab.add_argument("--seed", type=int, help="(first) seed")
+    lab.add_argument("--seeds", type=int, help="mode-collapse: seeds per arm (default 3)")
+    lab.add_argument("--arms", help="mode-collapse: objective[+pack<m>][+mbstd][+critic<k>],... "
+                                    "(default minimax,ns,ns+pack2,ns+mbstd,ns-r1+pack2,wgan-gp)")
+    lab.add_argument("--toys", help="mode-collapse: ring, grid or ring,grid (default)")
     lab.set_defaults(func=_lab)
 
     c = sub.add_parser("classifier", help="train the domain classifier of a labelled dataset (for metrics)")

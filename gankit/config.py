@@ -107,6 +107,17 @@ class TricksConfig:
 
 
 @dataclass
+class CondConfig:
+    """Conditional and InfoGAN recipes (ignored by the others)."""
+
+    class_weight: float = _ranged(1.0, lo=0)  # AC-GAN: weight of the class log-likelihood L_C in both losses
+    categorical: int = _ranged(10, lo=0)  # InfoGAN: classes of the categorical code c1 (0: none)
+    continuous: int = _ranged(2, lo=0)  # InfoGAN: continuous codes, each U[-1, 1]
+    info_weight: float = _ranged(1.0, lo=0)  # InfoGAN: lambda for the categorical code (paper: 1)
+    info_weight_continuous: float = _ranged(0.1, lo=0)  # InfoGAN: lambda for continuous codes (paper: < 1)
+
+
+@dataclass
 class TrainConfig:
     """The loop. A step is one G update preceded by ``n_critic`` D updates (D first)."""
 
@@ -123,6 +134,7 @@ class TrainConfig:
     sample_every: int = _ranged(500, lo=1)
     checkpoint_every: int = _ranged(1000, lo=1)
     n_samples: int = _ranged(64, lo=1)  # images in each sample grid (fixed latents)
+    plot_samples: bool = True  # toys: draw samples/*.png; false keeps only samples/*.safetensors (fast sweeps)
     eval_every: Optional[int] = _ranged(None, lo=1)  # evaluate every N steps (None: never during training)
     eval_metrics: str = "fid"  # comma-separated: fid, kid, is, pr, dc (image runs; toys count modes)
     eval_n: int = _ranged(1000, lo=2)  # samples per side for periodic evaluation
@@ -147,6 +159,7 @@ class Config:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     optim: Dict[str, OptimConfig] = field(default_factory=_default_optims)
     tricks: TricksConfig = field(default_factory=TricksConfig)
+    cond: CondConfig = field(default_factory=CondConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:

@@ -66,8 +66,33 @@ class Run:
             return merged
         return recipe.nets
 
-    def latent(self, n: int, seed: int = 0, device="cpu") -> torch.Tensor:
-        return self.recipe(device).latent(n, torch.Generator().manual_seed(seed), device)
+    @property
+    def num_classes(self) -> Optional[int]:
+        """Classes G can be asked for: the dataset's for cgan / acgan / projection, c1's for InfoGAN."""
+        recipe = self.recipe()
+        if hasattr(recipe, "one_hot"):
+            return recipe.num_classes
+        if hasattr(recipe, "code_names") and self.config.cond.categorical:
+            return self.config.cond.categorical
+        return None
+
+    def latent(self, n: int, seed: int = 0, device="cpu", labels=None) -> torch.Tensor:
+        """G's input for ``n`` samples drawn with ``seed``; ``labels`` (N,) picks the classes of a
+        conditional run (or InfoGAN's c1)."""
+        gen = torch.Generator().manual_seed(seed)
+        if labels is None:
+            return self.recipe(device).latent(n, gen, device)
+        k = self.num_classes
+        if k is None:
+            raise ConfigError(f"run {self.path} is unconditional (recipe '{self.config.recipe}'); classes need a "
+                              "cgan, acgan, projection or infogan run")
+        labels = torch.as_tensor(labels).long().flatten()
+        bad = labels[(labels < 0) | (labels >= k)]
+        if len(bad):
+            raise ConfigError(f"class {int(bad[0])} is out of range; this run has classes 0..{k - 1}")
+        if len(labels) == 1:
+            labels = labels.expand(n)
+        return self.recipe(device).latent(n, gen, device, labels=labels)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, ema: bool = True, device="cpu", dropout: Optional[bool] = None) -> torch.Tensor:
@@ -81,11 +106,11 @@ class Run:
                     m.train(keep)
         return recipe.generate(z.to(device), nets).float().cpu()
 
-    def sample(self, n: int = 64, seed: int = 0, ema: bool = True, device="cpu") -> torch.Tensor:
-        """``n`` samples from fresh latents drawn with ``seed``."""
+    def sample(self, n: int = 64, seed: int = 0, ema: bool = True, device="cpu", labels=None) -> torch.Tensor:
+        """``n`` samples from fresh latents drawn with ``seed``; ``labels``: a class, or one per sample."""
         if n < 1:
             raise ConfigError(f"--n must be at least 1, got {n}")
-        return self.generate(self.latent(n, seed, device), ema, device)
+        return self.generate(self.latent(n, seed, device, labels), ema, device)
 
 
 def load_run(path: str | Path) -> Run:

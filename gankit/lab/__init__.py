@@ -1,14 +1,16 @@
 """Experiments that make the slides' statements runnable: ``gankit lab NAME``."""
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
 from ..errors import GankitError
 from ..io import write_text
-from . import optimal_d
+from . import mode_collapse, optimal_d, vanishing_gradients
 
-EXPERIMENTS = {"optimal-d": optimal_d}
+EXPERIMENTS = {"optimal-d": optimal_d, "vanishing-gradients": vanishing_gradients,
+               "mode-collapse": mode_collapse}
 
 
 def run_experiment(name: str, out_dir: str | Path | None = None, **kw) -> dict:
@@ -19,6 +21,12 @@ def run_experiment(name: str, out_dir: str | Path | None = None, **kw) -> dict:
                           f"choose one of: {', '.join(sorted(EXPERIMENTS))}")
     out = Path(out_dir) if out_dir else Path("runs") / f"lab-{name}"
     out.mkdir(parents=True, exist_ok=True)
-    summary = EXPERIMENTS[name].run(out, **kw)
+    module = EXPERIMENTS[name]
+    accepted = inspect.signature(module.run).parameters
+    extra = sorted(k for k in kw if k not in accepted)
+    if extra:
+        raise GankitError(f"experiment '{name}' takes no {', '.join('--' + k for k in extra)}; "
+                          f"it takes {', '.join('--' + k for k in accepted if k not in ('out_dir', 'log'))}")
+    summary = module.run(out, **kw)
     write_text(out / "results.json", json.dumps(summary, indent=2))
     return summary

@@ -122,6 +122,15 @@ def load_classifier(dataset: str) -> tuple[SmallCNN, dict]:
     return model.eval(), meta
 
 
+def predict_classes(images: torch.Tensor, dataset: str, batch: int = 500) -> torch.Tensor:
+    """The cached ``dataset`` classifier's class for each image (N, C, H, W) in [-1, 1]."""
+    model, meta = load_classifier(dataset)
+    if tuple(images.shape[1:]) != tuple(meta["shape"]):
+        raise GankitError(f"the {dataset} classifier reads {tuple(meta['shape'])} images, got {tuple(images.shape[1:])}")
+    with torch.no_grad():
+        return torch.cat([model(images[i : i + batch])[1].argmax(1) for i in range(0, len(images), batch)])
+
+
 @BACKBONES.register("classifier")
 class ClassifierBackbone(Backbone):
     """gankit's own classifier for a labelled dataset (``--backbone classifier:mnist5k``): 128-d domain features."""

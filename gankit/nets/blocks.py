@@ -58,11 +58,13 @@ class Discriminator(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def head_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the head sees: the features, plus the minibatch-std feature when it is on."""
         f = self.features(x)
-        if self.mbstd_group:
-            f = minibatch_stddev(f, self.mbstd_group)
-        return self.head(f)
+        return minibatch_stddev(f, self.mbstd_group) if self.mbstd_group else f
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.head_input(x))
 
     def head_input_dim(self, cfg, feature_dim: int) -> int:
         """Feature size the head sees (one more with the minibatch-std feature)."""

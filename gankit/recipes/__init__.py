@@ -1,6 +1,6 @@
 """Recipes axis: one file per GAN family. Select with ``recipe``."""
 from ..registry import RECIPES
-from . import unconditional  # noqa: F401  (registers the recipes)
+from . import conditional, infogan, unconditional  # noqa: F401  (registers the recipes)
 from .base import DataInfo, Phase, Recipe
 
 

@@ -48,6 +48,12 @@ class Unconditional(Recipe):
     def discriminate(self, x):
         return self.nets["d"](pack(self.d_input(x), self.cfg.d.pack))
 
+    def score_points(self, x):
+        """D's raw output for each single sample (for plots): under d.pack = m each sample is packed
+        with m - 1 copies of itself, and no instance noise is added."""
+        m = self.cfg.d.pack
+        return self.nets["d"](pack(x.repeat_interleave(m, 0), m))
+
     def loss(self, phase, batch):
         obj = self.require_objective()
         if phase == "d":

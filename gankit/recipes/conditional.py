@@ -1,0 +1,183 @@
+"""Class-conditional games: cGAN, AC-GAN and the projection discriminator.
+
+All three share one code path (:class:`ClassConditional`); they differ in how G and D see the label:
+
+* ``cgan`` (Mirza & Osindero 2014): y is concatenated to z, and to D's input (as K feature maps for
+  images). V(D, G) = E[log D(x|y)] + E[log(1 - D(G(z|y)|y))] (their eq. 2).
+* ``acgan`` (Odena, Olah & Shlens 2017): G gets [z, y]; D sees only x and has two heads, the source
+  (real/fake) and the class. With L_S the source log-likelihood and L_C = E[log P(C = c | X)] on real and
+  fake images, D maximises L_S + L_C and G maximises L_C - L_S (their eqs. 2-3). Here L_S is any
+  objective in the registry and L_C is weighted by ``cond.class_weight``.
+* ``projection`` (Miyato & Koyama 2018): D(x, y) = psi(phi(x)) + y^T V phi(x) (their eq. 3), and G
+  with conditional batch norm (de Vries et al. 2017), as in that paper.
+
+G's input, the *code*, is always one tensor [z, y] with y a one-hot (N, K) vector, so sampling,
+interpolation and latent arithmetic treat it like any latent; a mixed y interpolates between classes.
+In the D step the fakes get the real batch's labels, so a gradient penalty compares like with like.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+from ..nets import build_discriminator, build_generator
+from ..nets.conditional import ConditionalBNGenerator, ProjectionDiscriminator, concat_labels, with_label_channels
+from ..registry import RECIPES
+from .base import DataInfo, Phase, Recipe
+
+
+class ClassConditional(Recipe):
+    """Shared game for label-conditioned recipes: D first (n_critic steps), then G, labels one-hot."""
+
+    #: extra per-class outputs of D's head (AC-GAN's class logits)
+    class_head = False
+
+    def __init__(self, cfg, info: DataInfo, objective=None):
+        if not info.num_classes:
+            raise ConfigError(f"recipe '{cfg.recipe}' needs class labels, but data.name = {cfg.data.name!r} "
+                              "has none; use mnist5k, fashion-mnist, digits or a folder with one subfolder per class")
+        if cfg.d.pack != 1:
+            raise ConfigError(f"recipe '{cfg.recipe}' does not support d.pack; set d.pack=1")
+        super().__init__(cfg, info, objective)
+        if objective is not None:
+            self.check_penalty_compatible(cfg.d)
+
+    @property
+    def num_classes(self) -> int:
+        return self.info.num_classes
+
+    # -- the code [z, y] --------------------------------------------------------------------------
+    def latent(self, n: int, generator: Optional[torch.Generator] = None, device=None,
+               labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """[z, one_hot(y)]: y uniform over the classes unless ``labels`` (N,) are given."""
+        z = super().latent(n, generator, device)
+        if labels is None:
+            labels = torch.randint(self.num_classes, (n,), generator=generator)
+        labels = torch.as_tensor(labels).long()
+        if len(labels) != n:
+            raise ValueError(f"{len(labels)} labels for {n} samples")
+        return torch.cat([z, self.one_hot(labels).to(z)], 1)
+
+    def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+        bad = (labels < 0) | (labels >= self.num_classes)
+        if bad.any():
+            raise ConfigError(f"class {int(labels[bad][0])} is out of range; this run has classes "
+                              f"0..{self.num_classes - 1}")
+        return F.one_hot(labels, self.num_classes).float()
+
+    def split(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        d = self.cfg.latent.dim
+        return code[:, :d], code[:, d:]
+
+    # -- networks ---------------------------------------------------------------------------------
+    def build_generator(self, cfg, info) -> nn.Module:
+        """G on the code [z, y] (input size z + K)."""
+        return build_generator(cfg.g, cfg.latent.dim + info.num_classes, info.shape)
+
+    def optimizer_params(self):
+        return {"g": list(self.nets["g"].parameters()), "d": list(self.nets["d"].parameters())}
+
+    def phases(self):
+        return [Phase("d", "d", self.cfg.train.n_critic), Phase("g", "g", 1, needs_data=False, frozen=("d",))]
+
+    def discriminate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """(source output (N, 1), class logits (N, K) or None) for images x with one-hot labels y."""
+        raise NotImplementedError
+
+    def score_points(self, x):
+        """For plots of 2-D toys: D's output averaged over the classes."""
+        outs = [self.discriminate(x, self.one_hot(torch.full((len(x),), k)).to(x))[0]
+                for k in range(self.num_classes)]
+        return torch.stack(outs).mean(0)
+
+    # -- losses -----------------------------------------------------------------------------------
+    def _class_loss(self, logits, y):
+        return self.cfg.cond.class_weight * F.cross_entropy(logits.float(), y.argmax(1))
+
+    def loss(self, phase, batch):
+        obj = self.require_objective()
+        if phase == "d":
+            real, labels = batch
+            y = self.one_hot(labels.to(real.device))
+            with torch.no_grad():
+                fake = self.nets["g"](torch.cat([super().latent(len(real)), y], 1))
+            real_out, real_cls = self.discriminate(self.d_input(real), y)
+            fake_out, fake_cls = self.discriminate(self.d_input(fake), y)
+            loss = obj.d_loss(real_out, fake_out)
+            logs = {"d_loss": loss.detach(), "d_real": obj.report(real_out), "d_fake": obj.report(fake_out)}
+            if real_cls is not None:
+                cls = self._class_loss(real_cls, y) + self._class_loss(fake_cls, y)
+                logs["d_class_loss"] = cls.detach()
+                logs["d_class_acc"] = (real_cls.argmax(1) == labels.to(real.device)).float().mean()
+                loss = loss + cls
+            reg = obj.regularizer(lambda v: self.discriminate(v, y)[0], real, fake)
+            if reg is not None:
+                logs["d_penalty"] = reg.detach()
+                loss = loss + reg
+            return loss, logs
+        code = self.latent(self.cfg.train.batch_size)
+        _, y = self.split(code)
+        fake = self.nets["g"](code)
+        fake_out, fake_cls = self.discriminate(self.d_input(fake), y)
+        loss = obj.g_loss(fake_out)
+        logs = {"g_loss": loss.detach(), "d_fake_g": obj.report(fake_out)}
+        if fake_cls is not None:
+            cls = self._class_loss(fake_cls, y)
+            logs["g_class_loss"] = cls.detach()
+            loss = loss + cls
+        return loss, logs
+
+    def after_update(self, phase):
+        if phase == "d":
+            self.objective.after_d_step([self.nets["d"]])
+
+
+@RECIPES.register("cgan")
+class CGAN(ClassConditional):
+    """Conditional GAN (Mirza & Osindero 2014): the label is an input of G and of D."""
+
+    def build_nets(self, cfg, info):
+        return nn.ModuleDict({
+            "g": self.build_generator(cfg, info),
+            "d": build_discriminator(cfg.d, with_label_channels(info.shape, info.num_classes)),
+        })
+
+    def discriminate(self, x, y):
+        return self.nets["d"](concat_labels(x, y)), None
+
+
+@RECIPES.register("acgan")
+class ACGAN(ClassConditional):
+    """Auxiliary-classifier GAN (Odena et al. 2017): D's head has 1 source output and K class logits."""
+
+    def build_nets(self, cfg, info):
+        return nn.ModuleDict({
+            "g": self.build_generator(cfg, info),
+            "d": build_discriminator(cfg.d, info.shape, out_dim=1 + info.num_classes),
+        })
+
+    def discriminate(self, x, y):
+        out = self.nets["d"](x)
+        return out[:, :1], out[:, 1:]
+
+
+@RECIPES.register("projection")
+class Projection(ClassConditional):
+    """Projection discriminator (Miyato & Koyama 2018) with a conditional-batch-norm generator."""
+
+    def build_nets(self, cfg, info):
+        if not cfg.g.batch_norm:
+            raise ConfigError("recipe 'projection' conditions G through batch norm; set g.batch_norm=true")
+        g = build_generator(cfg.g, cfg.latent.dim, info.shape)
+        return nn.ModuleDict({
+            "g": ConditionalBNGenerator(g, cfg.latent.dim, info.num_classes),
+            "d": ProjectionDiscriminator(build_discriminator(cfg.d, info.shape), info.num_classes),
+        })
+
+    def discriminate(self, x, y):
+        return self.nets["d"](x, y), None
+

@@ -1,0 +1,150 @@
+"""InfoGAN (Chen et al. 2016): unsupervised, interpretable codes through a mutual-information term.
+
+G's input is [z, c]: c is a categorical code c1 (one-hot over ``cond.categorical`` values) and
+``cond.continuous`` codes c2, c3, ... ~ U[-1, 1]. Q(c | x) is a small head on D's features (sharing
+D's body, as in the paper, sec. 4). The variational lower bound of I(c; G(z, c)) (their eq. 4),
+
+    L_I(G, Q) = E_{c ~ p(c), x ~ G(z, c)}[log Q(c | x)] + H(c)  <=  I(c; G(z, c)),
+
+is maximised by G and Q together, with weight lambda (eq. 5: min_{G,Q} max_D V(D, G) - lambda L_I):
+``cond.info_weight`` for c1 (the paper uses 1) and ``cond.info_weight_continuous`` for the continuous
+codes (the paper uses a smaller lambda). log Q(c1 | x) is a softmax over c1's values; for the
+continuous codes Q is a factored Gaussian with unit variance (the paper's "simply treating it as a
+factored Gaussian is sufficient"), so -log Q is 0.5 * (c - mu(x))^2 up to a constant. H(c) is constant.
+
+Any objective of the registry plays the V(D, G) part. Q's head trains with G (one optimiser, as in
+the paper's code); the D step adds L_I on its fakes so that D's shared body learns features Q can use.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+from ..nets import build_discriminator, build_generator
+from ..registry import RECIPES, closest
+from .base import DataInfo, Phase, Recipe
+
+
+@RECIPES.register("infogan")
+class InfoGAN(Recipe):
+    """G(z, c), D(x) and Q(c | x) sharing D's body."""
+
+    def __init__(self, cfg, info: DataInfo, objective=None):
+        c = cfg.cond
+        if c.categorical == 0 and c.continuous == 0:
+            raise ConfigError("recipe 'infogan' needs at least one code; set cond.categorical or cond.continuous")
+        if cfg.d.pack != 1:
+            raise ConfigError("recipe 'infogan' does not support d.pack; set d.pack=1")
+        super().__init__(cfg, info, objective)
+        if objective is not None:
+            self.check_penalty_compatible(cfg.d)
+
+    @property
+    def code_dim(self) -> int:
+        return self.cfg.cond.categorical + self.cfg.cond.continuous
+
+    def code_names(self) -> list[str]:
+        """c1 is the categorical code (when there is one), then the continuous codes."""
+        names = ["c1"] if self.cfg.cond.categorical else []
+        start = len(names) + 1
+        return names + [f"c{start + i}" for i in range(self.cfg.cond.continuous)]
+
+    def code_slice(self, name: str) -> slice:
+        """Columns of the latent [z, c] that hold code ``name``."""
+        names = self.code_names()
+        if name not in names:
+            raise ConfigError(f"unknown code '{name}'{closest(name, names)}; this run has: {', '.join(names)}")
+        k, d = self.cfg.cond.categorical, self.cfg.latent.dim
+        if name == "c1" and k:
+            return slice(d, d + k)
+        i = names.index(name) - (1 if k else 0)
+        return slice(d + k + i, d + k + i + 1)
+
+    def build_nets(self, cfg, info):
+        d = build_discriminator(cfg.d, info.shape)
+        hidden = 128
+        q = nn.Sequential(nn.Linear(d.feature_dim, hidden), nn.LeakyReLU(0.2),
+                          nn.Linear(hidden, cfg.cond.categorical + cfg.cond.continuous))
+        return nn.ModuleDict({"g": build_generator(cfg.g, cfg.latent.dim + self_code_dim(cfg), info.shape),
+                              "d": d, "q": q})
+
+    def optimizer_params(self):
+        """Q's head trains with G (optimiser ``g``); D's body also learns from L_I in the D step."""
+        return {"g": list(self.nets["g"].parameters()) + list(self.nets["q"].parameters()),
+                "d": list(self.nets["d"].parameters())}
+
+    def phases(self):
+        return [Phase("d", "d", self.cfg.train.n_critic), Phase("g", "g", 1, needs_data=False, frozen=("d",))]
+
+    # -- codes ------------------------------------------------------------------------------------
+    def latent(self, n: int, generator: Optional[torch.Generator] = None, device=None,
+               labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """[z, one_hot(c1), c2, ...]; ``labels`` (N,) fixes c1."""
+        z = super().latent(n, generator, device)
+        parts = [z]
+        k = self.cfg.cond.categorical
+        if k:
+            if labels is None:
+                labels = torch.randint(k, (n,), generator=generator)
+            labels = torch.as_tensor(labels).long()
+            if ((labels < 0) | (labels >= k)).any():
+                raise ConfigError(f"categorical code value out of range; c1 takes 0..{k - 1}")
+            parts.append(F.one_hot(labels, k).float().to(z))
+        if self.cfg.cond.continuous:
+            parts.append((torch.rand(n, self.cfg.cond.continuous, generator=generator) * 2 - 1).to(z))
+        return torch.cat(parts, 1)
+
+    def info_loss(self, x: torch.Tensor, code: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """-L_I (up to H(c)), weighted: lambda * CE(c1) + lambda_cont * 0.5 * ||c_cont - mu(x)||^2."""
+        c = self.cfg.cond
+        q = self.nets["q"](self.nets["d"].features(x)).float()
+        codes = code[:, self.cfg.latent.dim:].float()
+        loss, logs = x.new_zeros(()).float(), {}
+        if c.categorical:
+            target = codes[:, : c.categorical].argmax(1)
+            ce = F.cross_entropy(q[:, : c.categorical], target)
+            loss = loss + c.info_weight * ce
+            logs["info_cat_acc"] = (q[:, : c.categorical].argmax(1) == target).float().mean()
+        if c.continuous:
+            mse = 0.5 * (q[:, c.categorical:] - codes[:, c.categorical:]).pow(2).sum(1).mean()
+            loss = loss + c.info_weight_continuous * mse
+        logs["info_loss"] = loss.detach()
+        return loss, logs
+
+    # -- losses -----------------------------------------------------------------------------------
+    def loss(self, phase, batch):
+        obj = self.require_objective()
+        d = self.nets["d"]
+        if phase == "d":
+            real, _ = batch
+            code = self.latent(len(real))
+            with torch.no_grad():
+                fake = self.nets["g"](code)
+            real_out, fake_out = d(self.d_input(real)), d(self.d_input(fake))
+            loss = obj.d_loss(real_out, fake_out)
+            logs = {"d_loss": loss.detach(), "d_real": obj.report(real_out), "d_fake": obj.report(fake_out)}
+            reg = obj.regularizer(lambda v: d(v), real, fake)
+            if reg is not None:
+                logs["d_penalty"] = reg.detach()
+                loss = loss + reg
+            info, _ = self.info_loss(fake, code)
+            return loss + info, logs
+        code = self.latent(self.cfg.train.batch_size)
+        fake = self.nets["g"](code)
+        fake_out = d(self.d_input(fake))
+        adv = obj.g_loss(fake_out)
+        info, logs = self.info_loss(fake, code)
+        logs.update({"g_loss": adv.detach(), "d_fake_g": obj.report(fake_out)})
+        return adv + info, logs
+
+    def after_update(self, phase):
+        if phase == "d":
+            self.objective.after_d_step([self.nets["d"]])
+
+
+def self_code_dim(cfg) -> int:
+    return cfg.cond.categorical + cfg.cond.continuous
