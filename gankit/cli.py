@@ -119,7 +119,15 @@ def _interpolate(args) -> int:
 
     run = load_run(args.run)
     out = Path(args.out) if args.out else run.path / "interpolation"
-    paths = interpolate_run(run, out, pairs=args.pairs, steps=args.steps, seed=args.seed, ema=not args.no_ema)
+    classes = None
+    if args.classes:
+        try:
+            a, b = (int(c) for c in args.classes.split(","))
+        except ValueError:
+            raise GankitError(f"--classes takes two classes a,b, got {args.classes!r}") from None
+        classes = (a, b)
+    paths = interpolate_run(run, out, pairs=args.pairs, steps=args.steps, seed=args.seed, ema=not args.no_ema,
+                            classes=classes)
     print(f"wrote {paths['png']} (rows: linear, then slerp) and {paths['gif']}")
     return 0
 
@@ -237,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--out", help="output folder (default: RUN/interpolation)")
     i.add_argument("--no-ema", action="store_true")
+    i.add_argument("--classes", help="conditional runs: a,b keeps each z and moves its label from a to b")
     i.set_defaults(func=_interpolate)
 
     f = sub.add_parser("fid", help="Fréchet distance between two image folders, .npz stats or datasets")

@@ -139,7 +139,22 @@ def test_sample_class_and_class_grid_from_the_cli(cgan_run, capsys):
     assert main(["arithmetic", str(cgan_run), "--classes", "1,2,3", "--n", "40"]) == 0
     assert (cgan_run / "arithmetic" / "arithmetic.png").exists()
     assert main(["arithmetic", str(cgan_run), "--indices", "0,1;2;3,4"]) == 0
+    assert main(["interpolate", str(cgan_run), "--classes", "1,7", "--pairs", "2", "--steps", "3",
+                 "--out", str(cgan_run / "interp")]) == 0
+    assert (cgan_run / "interp" / "interpolation.png").exists()
     capsys.readouterr()
+
+
+def test_class_interpolation_keeps_z_and_moves_the_label(cgan_run):
+    from gankit.viz.interpolate import lerp
+
+    run = load_run(cgan_run)
+    z0 = run.latent(2, seed=0, labels=1)
+    z1 = z0.clone()
+    z1[:, 8:] = run.latent(2, seed=0, labels=7)[:, 8:]
+    mid = lerp(z0, z1, torch.tensor([0.5]))[0]
+    assert torch.equal(mid[:, :8], z0[:, :8])
+    assert torch.allclose(mid[:, 8 + 1], torch.full((2,), 0.5)) and torch.allclose(mid[:, 8 + 7], torch.full((2,), 0.5))
 
 
 def test_conditional_bad_input_is_one_line(cgan_run, tmp_path, tiny_overrides, capsys):

@@ -25,9 +25,11 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, eps: float = 1e-7
     return s * z0 + e * z1
 
 
-def interpolate_run(run, out_dir, pairs: int = 8, steps: int = 10, seed: int = 0, ema: bool = True) -> dict:
+def interpolate_run(run, out_dir, pairs: int = 8, steps: int = 10, seed: int = 0, ema: bool = True,
+                    classes: tuple[int, int] | None = None) -> dict:
     """Write ``interpolation.png`` (rows: pairs; top block linear, bottom block slerp; columns: t from 0 to 1)
-    and ``interpolation.gif`` (every pair at once, moving along its slerp path) into ``out_dir``."""
+    and ``interpolation.gif`` (every pair at once, moving along its slerp path) into ``out_dir``.
+    ``classes=(a, b)`` (conditional runs): each row keeps its z and moves the label from a to b."""
     from pathlib import Path
 
     from ..errors import ConfigError
@@ -38,8 +40,14 @@ def interpolate_run(run, out_dir, pairs: int = 8, steps: int = 10, seed: int = 0
     if pairs < 1 or steps < 2:
         raise ConfigError("interpolate needs --pairs >= 1 and --steps >= 2")
     out = Path(out_dir)
-    z = run.latent(2 * pairs, seed)
-    z0, z1 = z[:pairs], z[pairs:]
+    if classes is None:
+        z = run.latent(2 * pairs, seed)
+        z0, z1 = z[:pairs], z[pairs:]
+    else:
+        z0 = run.latent(pairs, seed, labels=classes[0])
+        z1 = z0.clone()
+        d = run.config.latent.dim
+        z1[:, d:] = run.latent(pairs, seed, labels=classes[1])[:, d:]
     t = torch.linspace(0, 1, steps)
     paths = {"linear": lerp(z0, z1, t), "slerp": slerp(z0, z1, t)}  # (T, N, D)
     images = {k: run.generate(v.transpose(0, 1).reshape(pairs * steps, -1), ema) for k, v in paths.items()}
