@@ -67,9 +67,8 @@ class InfoGAN(Recipe):
     def build_nets(self, cfg, info):
         d = build_discriminator(cfg.d, info.shape)
         hidden = 128
-        q = nn.Sequential(nn.Linear(d.feature_dim, hidden), nn.LeakyReLU(0.2),
-                          nn.Linear(hidden, cfg.cond.categorical + cfg.cond.continuous))
-        return nn.ModuleDict({"g": build_generator(cfg.g, cfg.latent.dim + self_code_dim(cfg), info.shape),
+        q = nn.Sequential(nn.Linear(d.feature_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, self.code_dim))
+        return nn.ModuleDict({"g": build_generator(cfg.g, cfg.latent.dim + self.code_dim, info.shape),
                               "d": d, "q": q})
 
     def optimizer_params(self):
@@ -144,7 +143,3 @@ class InfoGAN(Recipe):
     def after_update(self, phase):
         if phase == "d":
             self.objective.after_d_step([self.nets["d"]])
-
-
-def self_code_dim(cfg) -> int:
-    return cfg.cond.categorical + cfg.cond.continuous
