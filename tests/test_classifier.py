@@ -96,3 +96,32 @@ def test_fashion_classifier_reaches_90_percent(cache):
     if not fashion_available():
         pytest.skip("apt-get install dataset-fashion-mnist")
     assert train_classifier("fashion-mnist", progress=False)["test_accuracy"] >= 0.90
+
+
+def test_eval_of_conditional_runs_reports_class_and_category_accuracy(cache, tmp_path, capsys, tiny_overrides):
+    import json
+
+    from gankit import load_config, load_run, train
+    from gankit.metrics.conditional import category_accuracy, class_accuracy
+
+    assert main(["classifier", "train", "digits", "--epochs", "2", "--no-progress"]) == 0
+    for recipe, key, fn in (("cgan", "class_accuracy", class_accuracy), ("infogan", "category_accuracy",
+                                                                          category_accuracy)):
+        out = tmp_path / recipe
+        train(load_config("mnist-dcgan", tiny_overrides + [f"recipe={recipe}"]), out, progress=False, tensorboard=False)
+        assert main(["eval", str(out), "--n", "40", "--backbone", "classifier:digits", "--metrics", "fid"]) == 0
+        s = json.loads((out / "eval" / "step_0000006_classifier_digits.json").read_text())["scores"]
+        direct = fn(load_run(out), "digits", n=40)
+        assert s[key] == direct[key] and 0 <= s[key] <= 1
+    capsys.readouterr()
+
+
+def test_matched_accuracy_finds_the_best_relabelling():
+    from gankit.metrics.conditional import matched_accuracy
+
+    codes = np.array([0, 0, 1, 1, 2, 2, 2, 0])
+    predicted = np.array([7, 7, 3, 3, 5, 5, 1, 3])  # code 0 -> 7, 1 -> 3, 2 -> 5; two samples disagree
+    acc, mapping = matched_accuracy(codes, predicted)
+    assert mapping == {0: 7, 1: 3, 2: 5}
+    assert acc == 6 / 8
+    assert matched_accuracy(np.arange(5), np.arange(5)[::-1])[0] == 1.0

@@ -122,15 +122,6 @@ def load_classifier(dataset: str) -> tuple[SmallCNN, dict]:
     return model.eval(), meta
 
 
-def predict_classes(images: torch.Tensor, dataset: str, batch: int = 500) -> torch.Tensor:
-    """The cached ``dataset`` classifier's class for each image (N, C, H, W) in [-1, 1]."""
-    model, meta = load_classifier(dataset)
-    if tuple(images.shape[1:]) != tuple(meta["shape"]):
-        raise GankitError(f"the {dataset} classifier reads {tuple(meta['shape'])} images, got {tuple(images.shape[1:])}")
-    with torch.no_grad():
-        return torch.cat([model(images[i : i + batch])[1].argmax(1) for i in range(0, len(images), batch)])
-
-
 @BACKBONES.register("classifier")
 class ClassifierBackbone(Backbone):
     """gankit's own classifier for a labelled dataset (``--backbone classifier:mnist5k``): 128-d domain features."""
@@ -153,6 +144,15 @@ class ClassifierBackbone(Backbone):
 
     def forward(self, x):
         return self.net(x)
+
+
+def predict_classes(images: torch.Tensor, dataset: str, batch: int = 500) -> torch.Tensor:
+    """The cached ``dataset`` classifier's class for each image (N, C, H, W) in [-1, 1], resized and
+    converted to its input as the ``classifier:DATASET`` backbone does."""
+    bb = ClassifierBackbone(dataset)
+    with torch.no_grad():
+        return torch.cat([bb.net(bb.prepare(images[i : i + batch]))[1].argmax(1)
+                          for i in range(0, len(images), batch)])
 
 
 def class_histogram(probs: np.ndarray, num_classes: int | None = None) -> dict:

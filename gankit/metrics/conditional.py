@@ -30,16 +30,22 @@ def class_accuracy(run, dataset: str | None = None, n: int = 1000, seed: int = 0
     return {"class_accuracy": float((pred == labels).float().mean()), "per_class": per_class, "n": n}
 
 
-def category_accuracy(run, dataset: str | None = None, n: int = 1000, seed: int = 0) -> dict:
+def matched_accuracy(codes: np.ndarray, predicted: np.ndarray) -> tuple[float, dict]:
+    """Accuracy of ``codes`` against ``predicted`` classes under the best one-to-one relabelling of the
+    codes (Hungarian algorithm on the count matrix; Kuhn 1955), and that relabelling."""
     from scipy.optimize import linear_sum_assignment
 
+    codes, predicted = np.asarray(codes), np.asarray(predicted)
+    counts = np.zeros((int(codes.max()) + 1, int(predicted.max()) + 1), dtype=np.int64)
+    np.add.at(counts, (codes, predicted), 1)
+    rows, cols = linear_sum_assignment(-counts)
+    return float(counts[rows, cols].sum() / len(codes)), {int(r): int(c) for r, c in zip(rows, cols)}
+
+
+def category_accuracy(run, dataset: str | None = None, n: int = 1000, seed: int = 0) -> dict:
     from .classifier import predict_classes
 
-    images, codes, k = _generate_by_label(run, n, seed)
+    images, codes, _ = _generate_by_label(run, n, seed)
     pred = predict_classes(images, dataset or run.config.data.name).numpy()
-    classes = int(max(pred.max() + 1, k))
-    counts = np.zeros((k, classes), dtype=np.int64)
-    np.add.at(counts, (codes.numpy(), pred), 1)
-    rows, cols = linear_sum_assignment(-counts)
-    return {"category_accuracy": float(counts[rows, cols].sum() / n),
-            "mapping": {int(r): int(c) for r, c in zip(rows, cols)}, "n": n}
+    acc, mapping = matched_accuracy(codes.numpy(), pred)
+    return {"category_accuracy": acc, "mapping": mapping, "n": n}

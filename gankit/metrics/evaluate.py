@@ -102,6 +102,13 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
             clf = build_backbone(f"classifier:{cfg.data.name}")
             _, probs = clf.extract(fake)
             scores["classes"] = class_histogram(probs, run.info.num_classes)
+            if run.num_classes is not None:  # conditional runs: is each sample the class it was asked for?
+                from .conditional import category_accuracy, class_accuracy
+
+                if cfg.recipe == "infogan":
+                    scores["category_accuracy"] = category_accuracy(run, n=min(n, 1000), seed=seed)["category_accuracy"]
+                else:
+                    scores["class_accuracy"] = class_accuracy(run, n=min(n, 1000), seed=seed)["class_accuracy"]
         except GankitError as e:
             protocol["classes"] = f"skipped: {e}"
     return {"step": run.step, "scores": scores, "protocol": protocol}
