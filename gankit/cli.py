@@ -53,8 +53,8 @@ def _list(args) -> int:
     print("presets (gankit train --config NAME):")
     for name in preset_names():
         v = preset_values(name)
-        print(f"  {name:<18} {v.get('data', {}).get('name', '?')}, {v.get('g', {}).get('name', '?')}, "
-              f"{v.get('objective', {}).get('name', '?')}")
+        print(f"  {name:<18} {v.get('recipe', 'unconditional')}: {v.get('data', {}).get('name', '?')}, "
+              f"{v.get('g', {}).get('name', '?')}, {v.get('objective', {}).get('name', '?')}")
     for title, reg in (("objectives (objective.name)", OBJECTIVES), ("networks (g.name / d.name)", NETWORKS),
                        ("recipes (recipe)", RECIPES), ("datasets (data.name)", DATASETS)):
         print(f"{title}:")
