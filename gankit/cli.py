@@ -91,6 +91,14 @@ def _sample(args) -> int:
     return 0
 
 
+def _run_options(parser, out_help: str) -> None:
+    """The options every command that draws from a run directory shares."""
+    parser.add_argument("run")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help=out_help)
+    parser.add_argument("--no-ema", action="store_true", help="use the raw G even if the run kept an EMA")
+
+
 def _traverse(args) -> int:
     from .run import load_run
     from .viz.latent_ops import traverse
@@ -218,24 +226,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_sample)
 
     t = sub.add_parser("traverse", help="InfoGAN: vary one latent code, hold the rest (paper's fig. 2)")
-    t.add_argument("run")
+    _run_options(t, "PNG path (default: RUN/traverse_CODE.png)")
     t.add_argument("--code", required=True, help="c1 (categorical), c2, c3, ... (continuous)")
     t.add_argument("--rows", type=int, default=8)
     t.add_argument("--steps", type=int, default=10, help="values of a continuous code")
     t.add_argument("--span", type=float, default=2.0, help="continuous codes go from -span to span")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", help="PNG path (default: RUN/traverse_CODE.png)")
-    t.add_argument("--no-ema", action="store_true")
     t.set_defaults(func=_traverse)
 
     a = sub.add_parser("arithmetic", help="latent vector arithmetic A - B + C (DCGAN, sec. 6.3)")
-    a.add_argument("run")
+    _run_options(a, "output folder (default: RUN/arithmetic)")
     a.add_argument("--indices", help="three groups of sample indices on the sheet, e.g. '1,2,3;4,5,6;7,8,9'")
     a.add_argument("--classes", help="three classes a,b,c (conditional runs, or the dataset's classifier)")
     a.add_argument("--n", type=int, default=64, help="samples on the numbered sheet")
-    a.add_argument("--seed", type=int, default=0)
-    a.add_argument("--out", help="output folder (default: RUN/arithmetic)")
-    a.add_argument("--no-ema", action="store_true")
     a.set_defaults(func=_arithmetic)
 
     i = sub.add_parser("interpolate", help="latent interpolation grid (linear and slerp) and GIF")

@@ -146,14 +146,14 @@ def test_sample_class_and_class_grid_from_the_cli(cgan_run, capsys):
 
 
 def test_class_interpolation_keeps_z_and_moves_the_label(cgan_run):
-    from gankit.viz.interpolate import lerp
+    from gankit.viz.interpolate import endpoints, lerp
 
     run = load_run(cgan_run)
-    z0 = run.latent(2, seed=0, labels=1)
-    z1 = z0.clone()
-    z1[:, 8:] = run.latent(2, seed=0, labels=7)[:, 8:]
+    z0, z1 = endpoints(run, 2, seed=0, classes=(1, 7))
+    assert torch.equal(z0[:, :8], z1[:, :8])
+    assert torch.equal(z0[:, 8:].argmax(1), torch.ones(2, dtype=torch.long))
+    assert torch.equal(z1[:, 8:].argmax(1), torch.full((2,), 7))
     mid = lerp(z0, z1, torch.tensor([0.5]))[0]
-    assert torch.equal(mid[:, :8], z0[:, :8])
     assert torch.allclose(mid[:, 8 + 1], torch.full((2,), 0.5)) and torch.allclose(mid[:, 8 + 7], torch.full((2,), 0.5))
 
 

@@ -25,6 +25,19 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, eps: float = 1e-7
     return s * z0 + e * z1
 
 
+def endpoints(run, pairs: int, seed: int, classes: tuple[int, int] | None = None):
+    """Start and end inputs of each interpolation: two random latents, or (``classes=(a, b)``) the same z
+    with label a at the start and label b at the end."""
+    if classes is None:
+        z = run.latent(2 * pairs, seed)
+        return z[:pairs], z[pairs:]
+    z0 = run.latent(pairs, seed, labels=classes[0])
+    z1 = z0.clone()
+    d = run.config.latent.dim
+    z1[:, d:] = run.latent(pairs, seed, labels=classes[1])[:, d:]
+    return z0, z1
+
+
 def interpolate_run(run, out_dir, pairs: int = 8, steps: int = 10, seed: int = 0, ema: bool = True,
                     classes: tuple[int, int] | None = None) -> dict:
     """Write ``interpolation.png`` (rows: pairs; top block linear, bottom block slerp; columns: t from 0 to 1)
@@ -40,14 +53,7 @@ def interpolate_run(run, out_dir, pairs: int = 8, steps: int = 10, seed: int = 0
     if pairs < 1 or steps < 2:
         raise ConfigError("interpolate needs --pairs >= 1 and --steps >= 2")
     out = Path(out_dir)
-    if classes is None:
-        z = run.latent(2 * pairs, seed)
-        z0, z1 = z[:pairs], z[pairs:]
-    else:
-        z0 = run.latent(pairs, seed, labels=classes[0])
-        z1 = z0.clone()
-        d = run.config.latent.dim
-        z1[:, d:] = run.latent(pairs, seed, labels=classes[1])[:, d:]
+    z0, z1 = endpoints(run, pairs, seed, classes)
     t = torch.linspace(0, 1, steps)
     paths = {"linear": lerp(z0, z1, t), "slerp": slerp(z0, z1, t)}  # (T, N, D)
     images = {k: run.generate(v.transpose(0, 1).reshape(pairs * steps, -1), ema) for k, v in paths.items()}
