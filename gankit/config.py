@@ -80,7 +80,19 @@ class ObjectiveConfig:
     name: str = _registry("ns", "objectives")
     penalty: Optional[str] = _choice(None, (None, "none", "gp", "dragan", "r1"))  # None: the objective's own default
     penalty_weight: Optional[float] = _ranged(None, lo=0)  # None: the penalty's default (GP 10, DRAGAN 10, R1 10)
-    clip: float = _ranged(0.01, lo=0, lo_open=True)  # WGAN weight clipping bound c
+    clip: float = _ranged(0.01, lo=0, lo_open=True)  # weight clipping bound c (WGAN, McGAN, MMD GAN)
+    feature_dim: int = _ranged(64, lo=1)  # feature critics (McGAN, Cramér) and autoencoder codes (EBGAN, BEGAN, MAGAN, MMD GAN)
+    sigmas: Optional[Tuple[float, ...]] = None  # RBF bandwidths of the MMD kernel (None: the objective's default)
+    margin: float = _ranged(1.0, lo=0, lo_open=True)  # EBGAN: margin m on the fakes' energy
+    pt_weight: float = _ranged(0.1, lo=0)  # EBGAN: weight of the pulling-away term
+    margin_window: int = _ranged(100, lo=1)  # MAGAN: D updates per margin adaptation ("epoch")
+    gamma: float = _ranged(0.5, lo=0, hi=1, lo_open=True)  # BEGAN: diversity ratio E[L(G(z))] / E[L(x)]
+    k_lr: float = _ranged(1e-3, lo=0)  # BEGAN: lambda_k, the learning rate of k_t
+    rho: float = _ranged(1e-6, lo=0, lo_open=True)  # Fisher GAN: augmented-Lagrangian penalty weight
+    bregman: str = _choice("kl", ("kl", "squared"))  # RWGAN: Bregman generator (kl needs data in [-1, 1])
+    ae_weight: float = _ranged(8.0, lo=0)  # MMD GAN: weight of the autoencoder (injectivity) term
+    rg_weight: float = _ranged(16.0, lo=0)  # MMD GAN: weight of the one-sided mean penalty
+    mean_cov_weight: float = _ranged(1.0, lo=0)  # McGAN: weight of the covariance IPM next to the mean IPM (0: McGAN-mu)
 
 
 @dataclass
@@ -204,6 +216,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin in (tuple, Tuple):
         if isinstance(value, str):
             value = [v for v in value.strip("[]() ").split(",") if v.strip()]
+        if len(args) == 2 and args[1] is Ellipsis:  # Tuple[T, ...]: any number of values
+            if not isinstance(value, (list, tuple)) or not value:
+                raise ConfigError(f"{key} must be one or more comma-separated values, got {value!r}")
+            return tuple(_coerce(v, args[0], key) for v in value)
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ConfigError(f"{key} must be {len(args)} comma-separated values, got {value!r}")
         return tuple(_coerce(v, a, key) for v, a in zip(value, args))

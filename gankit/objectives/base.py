@@ -23,6 +23,11 @@ class Objective:
     probabilistic = False
     #: True when one-sided label smoothing has a meaning for this loss
     supports_label_smoothing = False
+    #: what D must be: "scalar" (one output per example), "features" (a feature vector per example),
+    #: "autoencoder" (code and reconstruction residual) or "none" (no D: GMMN)
+    critic = "scalar"
+    #: True when G's loss also needs D's outputs on a real batch (moment matching, MMD, Cramér)
+    g_needs_real = False
 
     def __init__(self, cfg, label_smoothing: float = 0.0):
         from .penalties import build_penalty
@@ -33,7 +38,12 @@ class Objective:
                               "use it with minimax, ns, lsgan or dragan, or set it to 0")
         self.real_target = 1.0 - label_smoothing
         name = cfg.penalty if cfg.penalty is not None else self.default_penalty
+        if name not in (None, "none") and self.critic != "scalar":
+            raise ConfigError(f"objective.penalty = {name} needs a scalar critic, but objective '{cfg.name}' has "
+                              f"a{'n' if self.critic[0] in 'aeiou' else ''} {self.critic} critic; "
+                              "set objective.penalty=none")
         self.penalty = build_penalty(name, cfg.penalty_weight)
+        self.logs: dict = {}  # extra scalars of the last D loss (e.g. BEGAN's k_t), logged by the recipe
 
     def d_loss(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -58,3 +68,12 @@ class Objective:
 
     def load_state_dict(self, state: dict) -> None:
         pass
+
+
+@torch.no_grad()
+def clip_weights(modules: list[nn.Module], c: float) -> None:
+    """Clip every parameter of ``modules`` to [-c, c]: WGAN's (Arjovsky et al. 2017, Algorithm 1) way to
+    keep the critic in a compact set, also used by McGAN and MMD GAN."""
+    for m in modules:
+        for p in m.parameters():
+            p.clamp_(-c, c)

@@ -2,10 +2,8 @@
 W(P_r, P_g) = sup_{||f||_L <= 1} E_r[f(x)] - E_g[f(x)] (Arjovsky et al. 2017, eq. 3)."""
 from __future__ import annotations
 
-import torch
-
 from ..registry import OBJECTIVES
-from .base import Objective
+from .base import Objective, clip_weights
 
 
 @OBJECTIVES.register("wgan")
@@ -22,14 +20,9 @@ class WGAN(Objective):
     def g_loss(self, fake_out, real_out=None):
         return -fake_out.mean()
 
-    @torch.no_grad()
     def after_d_step(self, d_modules):
-        if not self.clips:
-            return
-        c = self.cfg.clip
-        for m in d_modules:
-            for p in m.parameters():
-                p.clamp_(-c, c)
+        if self.clips:
+            clip_weights(d_modules, self.cfg.clip)
 
 
 @OBJECTIVES.register("wgan-gp")

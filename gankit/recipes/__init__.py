@@ -1,11 +1,21 @@
 """Recipes axis: one file per GAN family. Select with ``recipe``."""
-from ..registry import RECIPES
+from ..errors import ConfigError
+from ..objectives import critic_kind
+from ..registry import OBJECTIVES, RECIPES
 from . import conditional, infogan, unconditional  # noqa: F401  (registers the recipes)
 from .base import DataInfo, Phase, Recipe
 
 
 def build_recipe(cfg, info: DataInfo, objective=None) -> Recipe:
-    return RECIPES.get(cfg.recipe)(cfg, info, objective)
+    """The recipe ``cfg.recipe``, refusing an objective whose kind of D it cannot use."""
+    cls = RECIPES.get(cfg.recipe)
+    kind = critic_kind(cfg.objective.name)
+    if kind not in cls.critics:
+        need = {"features": "a feature critic", "autoencoder": "an autoencoder D", "none": "no D at all"}[kind]
+        ok = [n for n in OBJECTIVES.names() if critic_kind(n) in cls.critics]
+        raise ConfigError(f"objective '{cfg.objective.name}' needs {need}, which recipe '{cfg.recipe}' cannot use; "
+                          f"use recipe=unconditional or one of these objectives: {', '.join(ok)}")
+    return cls(cfg, info, objective)
 
 
 __all__ = ["DataInfo", "Phase", "Recipe", "build_recipe"]

@@ -63,6 +63,8 @@ class Recipe(nn.Module):
     copy and make samples."""
 
     generators: tuple = ("g",)
+    #: the critic kinds (see Objective.critic) this family's losses can use; others are refused
+    critics: tuple = ("scalar",)
 
     def __init__(self, cfg, info: DataInfo, objective=None):
         super().__init__()

@@ -5,31 +5,51 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..nets import build_discriminator, build_generator
+from ..errors import ConfigError
+from ..nets import build_critic, build_generator
+from ..objectives import critic_kind
 from ..registry import RECIPES
 from .base import DataInfo, Phase, Recipe, pack, packed_shape
 
 
 @RECIPES.register("unconditional")
 class Unconditional(Recipe):
-    """One generator G(z), one discriminator D(x); any objective from the registry."""
+    """One generator G(z) and one D of the kind the objective needs (a scalar critic, a feature critic, an
+    autoencoder, or none at all for GMMN); any objective from the registry."""
+
+    critics = ("scalar", "features", "autoencoder", "none")
 
     def __init__(self, cfg, info: DataInfo, objective=None):
         super().__init__(cfg, info, objective)
         if objective is not None:
             self.check_penalty_compatible(cfg.d)
 
+    @property
+    def critic(self) -> str:
+        return critic_kind(self.cfg.objective.name)
+
     def build_nets(self, cfg, info):
-        return nn.ModuleDict({
-            "g": build_generator(cfg.g, cfg.latent.dim, info.shape),
-            "d": build_discriminator(cfg.d, packed_shape(info.shape, cfg.d.pack)),
-        })
+        kind = critic_kind(cfg.objective.name)
+        if cfg.d.pack != 1 and kind in ("autoencoder", "none"):
+            raise ConfigError(f"objective '{cfg.objective.name}' has {'no D' if kind == 'none' else 'an autoencoder D'}, "
+                              "which cannot judge packed samples; set d.pack=1")
+        nets = {"g": build_generator(cfg.g, cfg.latent.dim, info.shape)}
+        d = build_critic(cfg.d, packed_shape(info.shape, cfg.d.pack), kind, cfg.objective.feature_dim)
+        if d is not None:
+            nets["d"] = d
+        return nn.ModuleDict(nets)
+
+    @property
+    def has_d(self) -> bool:
+        return "d" in self.nets
 
     def phases(self):
-        return [Phase("d", "d", self.cfg.train.n_critic), Phase("g", "g", 1, needs_data=False, frozen=("d",))]
+        g_needs_real = bool(self.objective is not None and self.objective.g_needs_real)
+        g = Phase("g", "g", 1, needs_data=g_needs_real, frozen=("d",) if self.has_d else ())
+        return [Phase("d", "d", self.cfg.train.n_critic), g] if self.has_d else [g]
 
     def optimizer_params(self):
-        return {"g": list(self.nets["g"].parameters()), "d": list(self.nets["d"].parameters())}
+        return {name: list(net.parameters()) for name, net in self.nets.items()}
 
     _pending_fake = None
 
@@ -46,11 +66,17 @@ class Unconditional(Recipe):
             return self.nets["g"](z)
 
     def discriminate(self, x):
+        """D's output on x (instance noise and packing applied). Without a D (GMMN) the "critic" is the
+        identity: the objective sees the flattened samples themselves."""
+        if not self.has_d:
+            return x.flatten(1)
         return self.nets["d"](pack(self.d_input(x), self.cfg.d.pack))
 
     def score_points(self, x):
         """D's raw output for each single sample (for plots): under d.pack = m each sample is packed
-        with m - 1 copies of itself, and no instance noise is added."""
+        with m - 1 copies of itself, and no instance noise is added. None unless D is a scalar critic."""
+        if self.critic != "scalar":
+            return None
         m = self.cfg.d.pack
         return self.nets["d"](pack(x.repeat_interleave(m, 0), m))
 
@@ -62,6 +88,7 @@ class Unconditional(Recipe):
             real_out, fake_out = self.discriminate(real), self.discriminate(fake)
             loss = obj.d_loss(real_out, fake_out)
             logs = {"d_loss": loss.detach(), "d_real": obj.report(real_out), "d_fake": obj.report(fake_out)}
+            logs.update({f"d/{k}": v for k, v in obj.logs.items()})
             reg = obj.regularizer(self.discriminate, real, fake)
             if reg is not None:
                 logs["d_penalty"] = reg.detach()
@@ -72,7 +99,11 @@ class Unconditional(Recipe):
             fake = self.nets["g"](self.latent(self.cfg.train.batch_size))
         self._pending_fake = None
         fake_out = self.discriminate(fake)
-        loss = obj.g_loss(fake_out)
+        real_out = None
+        if obj.g_needs_real:
+            with torch.no_grad():
+                real_out = self.discriminate(batch[0])
+        loss = obj.g_loss(fake_out, real_out)
         return loss, {"g_loss": loss.detach(), "d_fake_g": obj.report(fake_out)}
 
     def after_update(self, phase):

@@ -266,8 +266,12 @@ class Trainer:
             x = self.recipe.generate(z, nets).float()
             save_tensors(path.with_suffix(".safetensors"), {"x": x.cpu()})  # for later figures
             if self.cfg.train.plot_samples:
-                plot_toy(x.cpu(), self.dataset, path, d_fn=lambda p: self.recipe.score_points(p.to(self.device)).float().cpu(),
-                         title=f"step {self.step}", probabilistic=self.objective.probabilistic)
+                d_fn = None
+                if self.objective.critic == "scalar" and hasattr(self.recipe, "score_points"):
+                    def d_fn(p):
+                        return self.recipe.score_points(p.to(self.device)).float().cpu()
+                plot_toy(x.cpu(), self.dataset, path, d_fn=d_fn, title=f"step {self.step}",
+                         probabilistic=self.objective.probabilistic)
             stats = getattr(self.dataset, "mode_stats", None)
             if stats is not None and logger is not None:
                 logger.log(self.step, {f"toy/{k}": float(v) for k, v in stats(x.cpu()).items()})
