@@ -188,6 +188,27 @@ def _lab(args) -> int:
     return 0
 
 
+def _study(args) -> int:
+    from .study import StudySettings, run_study, write_report
+    from .study.runner import read_settings
+
+    out = args.out or f"studies/{args.dataset}"
+    if args.report_only:
+        read_settings(out)
+        write_report(out, args.storage)
+    else:
+        if not args.objectives:
+            raise GankitError("gankit study needs --objectives, e.g. --objectives ns,lsgan,wgan-gp")
+        objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
+        settings = StudySettings(objectives=objectives, dataset=args.dataset, config=args.config, budget=args.budget,
+                                 seeds=args.seeds, steps=args.steps, space=args.space, sampler=args.sampler,
+                                 backbone=args.backbone, n_eval=args.n_eval, seed=args.seed,
+                                 overrides=tuple(args.overrides))
+        run_study(settings, out, storage_url=args.storage, workers=args.workers)
+    print(f"wrote {out}/table.md, report.json, fid_boxplot.png, fid_vs_budget.png and best/*.yaml")
+    return 0
+
+
 def _classifier(args) -> int:
     from .metrics.classifier import train_classifier
 
@@ -280,6 +301,27 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(default minimax,ns,ns+pack2,ns+mbstd,ns-r1+pack2,wgan-gp)")
     lab.add_argument("--toys", help="mode-collapse: ring, grid or ring,grid (default)")
     lab.set_defaults(func=_lab)
+
+    st = sub.add_parser("study", help="compare objectives fairly: random settings per objective, FID, budget curves "
+                                      "(Lucic et al. 2018); resumable, parallel workers (Optuna)")
+    st.add_argument("--objectives", help="comma-separated objectives, e.g. ns,minimax,lsgan,wgan,wgan-gp,dragan,began")
+    st.add_argument("--dataset", default="mnist5k")
+    st.add_argument("--config", default="mnist-dcgan", help="preset that fixes the shared architecture")
+    st.add_argument("--budget", type=int, default=20, help="random settings per objective")
+    st.add_argument("--seeds", type=int, default=1, help="seeds per setting (its FID is their mean)")
+    st.add_argument("--steps", type=int, default=1000, help="G steps per trial")
+    st.add_argument("--space", default="wide", help="wide (Lucic) or narrow (beta1 0.5, lr 1e-4..1e-3, 1 D step)")
+    st.add_argument("--sampler", default="random", help="random (the Lucic protocol) or tpe")
+    st.add_argument("--backbone", help="FID features (default classifier:DATASET)")
+    st.add_argument("--n-eval", type=int, default=1000, help="samples per side for FID")
+    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--workers", type=int, default=1, help="local worker processes sharing the study")
+    st.add_argument("--storage", help="Optuna database URL (default sqlite:///OUT/study.db); give the same URL "
+                                      "on several machines to share one study")
+    st.add_argument("--out", help="study directory (default studies/DATASET)")
+    st.add_argument("--report-only", action="store_true", help="only (re)write the report of --out")
+    st.add_argument("overrides", nargs="*", help="config overrides for every trial, e.g. g.width=32")
+    st.set_defaults(func=_study)
 
     c = sub.add_parser("classifier", help="train the domain classifier of a labelled dataset (for metrics)")
     csub = c.add_subparsers(dest="action", required=True)

@@ -109,6 +109,15 @@ def train_classifier(dataset: str, epochs: int | None = None, seed: int = 0, pro
     return {**meta, "path": str(path)}
 
 
+def ensure_classifier(dataset: str, progress: bool = False) -> dict:
+    """The cached classifier's metadata, training it first (deterministically, offline) when missing."""
+    path = cache_dir() / f"{dataset}.safetensors"
+    if path.exists():
+        return json.loads(path.with_suffix(".json").read_text())
+    print(f"training the {dataset} classifier once (cached in {path.parent})", flush=True)
+    return train_classifier(dataset, progress=progress)
+
+
 def load_classifier(dataset: str) -> tuple[SmallCNN, dict]:
     path = cache_dir() / f"{dataset}.safetensors"
     if not path.exists():
