@@ -9,6 +9,7 @@ from gankit.config import NetConfig
 from gankit.errors import ConfigError
 from gankit.nets import build_discriminator
 from gankit.nets.conditional import ConditionalBatchNorm, ProjectionDiscriminator, concat_labels
+from gankit.objectives import critic_kind
 from gankit.registry import OBJECTIVES
 
 RECIPES = ["cgan", "acgan", "projection", "infogan"]
@@ -53,9 +54,12 @@ def test_projection_discriminator_is_head_plus_inner_product():
     assert torch.allclose(proj(x, y).squeeze(1), expected, atol=1e-6)
 
 
+SCALAR_CRITIC_OBJECTIVES = [n for n in OBJECTIVES.names() if critic_kind(n) == "scalar"]
+
+
 @pytest.mark.parametrize("recipe", RECIPES)
-@pytest.mark.parametrize("objective", OBJECTIVES.names())
-def test_every_recipe_trains_with_every_objective(tmp_path, tiny_overrides, recipe, objective):
+@pytest.mark.parametrize("objective", SCALAR_CRITIC_OBJECTIVES)
+def test_every_recipe_trains_with_every_scalar_critic_objective(tmp_path, tiny_overrides, recipe, objective):
     extra = [f"objective.name={objective}", "train.steps=2", "train.sample_every=2", "train.checkpoint_every=2"]
     if objective in ("wgan-gp", "dragan", "ns-r1"):
         extra.append("d.batch_norm=false")  # per-example penalties refuse batch norm in D
