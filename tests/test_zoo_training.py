@@ -17,7 +17,10 @@ RING = ["data.name=ring8", "data.radius=2.0", "data.std=0.05", "latent.dim=8", "
 PER_OBJECTIVE = {
     "fisher": ["objective.rho=1e-3"],  # the paper's 1e-6 moves lambda too slowly for a few hundred steps
     "rwgan": ["objective.bregman=squared"],  # the KL cost needs data in [-1, 1]; the ring is not
-    "mmd-gan": ["objective.sigmas=0.1,0.5,1,2"],  # bandwidths for codes of a clipped 2-D autoencoder
+    # An autoencoder whose code is as wide as the 2-D data can learn the identity and reconstruct
+    # everything, so D's energy says nothing: on the ring these get a bottleneck code.
+    "began": ["objective.feature_dim=2"],
+    "mmd-gan": ["objective.feature_dim=2", "objective.sigmas=0.1,0.5,1,2", "optim.d.lr=1e-3"],
 }
 ZOO = ["rwgan", "mcgan", "gmmn", "mmd-gan", "cramer", "fisher", "ebgan", "began", "magan"]
 
@@ -45,7 +48,7 @@ def ring_stats(tmp_path, objective, steps, width):
 
 @pytest.mark.parametrize("objective", ZOO)
 def test_objective_learns_the_ring(tmp_path, objective):
-    stats, d, stats0, d0 = ring_stats(tmp_path, objective, steps=400, width=64)
+    stats, d, stats0, d0 = ring_stats(tmp_path, objective, steps=800, width=64)
     assert stats0["modes_covered"] == 0 and stats0["high_quality"] == 0
     assert d < 0.6 * d0, (objective, d, d0, stats)
     assert stats["modes_covered"] >= 1 or stats["high_quality"] >= 0.02, (objective, stats)
