@@ -109,6 +109,7 @@ class ClassConditional(Recipe):
             fake_out, fake_cls = self.discriminate(self.d_input(fake), y)
             loss = obj.d_loss(real_out, fake_out)
             logs = {"d_loss": loss.detach(), "d_real": obj.report(real_out), "d_fake": obj.report(fake_out)}
+            logs.update({f"d/{k}": v for k, v in obj.logs.items()})
             if real_cls is not None:
                 cls = self._class_loss(real_cls, y) + self._class_loss(fake_cls, y)
                 logs["d_class_loss"] = cls.detach()

@@ -126,6 +126,7 @@ class InfoGAN(Recipe):
             real_out, fake_out = d(self.d_input(real)), d(self.d_input(fake))
             loss = obj.d_loss(real_out, fake_out)
             logs = {"d_loss": loss.detach(), "d_real": obj.report(real_out), "d_fake": obj.report(fake_out)}
+            logs.update({f"d/{k}": v for k, v in obj.logs.items()})
             reg = obj.regularizer(lambda v: d(v), real, fake)
             if reg is not None:
                 logs["d_penalty"] = reg.detach()
