@@ -52,9 +52,13 @@ class EBGAN(_Energy):
         return self.cfg.margin
 
     def d_loss(self, real_out, fake_out):
-        e_real, e_fake = self.energy(real_out), self.energy(fake_out)
-        self.logs = {"margin": torch.tensor(self.margin())}
-        return e_real.mean() + F.relu(self.margin() - e_fake).mean()
+        return self.hinge(self.energy(real_out), self.energy(fake_out))
+
+    def hinge(self, e_real, e_fake):
+        """L_D = D(x) + [m - D(G(z))]^+ on per-example energies."""
+        m = self.margin()
+        self.logs = {"margin": torch.tensor(m)}
+        return e_real.mean() + F.relu(m - e_fake).mean()
 
     def g_loss(self, fake_out, real_out=None):
         loss = self.energy(fake_out).mean()
@@ -87,11 +91,10 @@ class MAGAN(EBGAN):
     def d_loss(self, real_out, fake_out):
         e_real, e_fake = self.energy(real_out), self.energy(fake_out)
         self._pending = (float(e_real.detach().sum()), float(e_fake.detach().sum()), len(e_real))
-        warm = self.m == float("inf")
-        self.logs = {"margin": torch.tensor(-1.0 if warm else self.m)}
-        if warm:
+        if self.m == float("inf"):  # warm-up: a plain autoencoder on real data; the margin logs as -1
+            self.logs = {"margin": torch.tensor(-1.0)}
             return e_real.mean()
-        return e_real.mean() + F.relu(self.m - e_fake).mean()
+        return self.hinge(e_real, e_fake)
 
     def g_loss(self, fake_out, real_out=None):
         return self.energy(fake_out).mean()

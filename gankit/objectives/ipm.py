@@ -14,12 +14,16 @@ from ..errors import ConfigError
 from ..registry import OBJECTIVES
 from .base import Objective, clip_weights
 from .penalties import _input_grad, _per_example
+from .wasserstein import WGAN
 
 
-def _refuse_extra_penalty(cfg):
+def own_constraint_weight(cfg) -> float:
+    """The weight of an objective's own constraint on D (``objective.penalty_weight``, default 10); the
+    generic penalties do not combine with it."""
     if cfg.penalty not in (None, "none"):
         raise ConfigError(f"objective '{cfg.name}' brings its own constraint on D; unset objective.penalty "
                           "(objective.penalty_weight sets that constraint's weight)")
+    return 10.0 if cfg.penalty_weight is None else cfg.penalty_weight
 
 
 def _norm(v: torch.Tensor) -> torch.Tensor:
@@ -116,9 +120,8 @@ class CramerGAN(Objective):
     g_needs_real = True
 
     def __init__(self, cfg, label_smoothing=0.0):
-        _refuse_extra_penalty(cfg)
+        self.weight = own_constraint_weight(cfg)
         super().__init__(cfg, label_smoothing)
-        self.weight = 10.0 if cfg.penalty_weight is None else cfg.penalty_weight
 
     @staticmethod
     def _halves(real_out, fake_out):
@@ -168,7 +171,7 @@ def bregman(x: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 @OBJECTIVES.register("rwgan")
-class RWGAN(Objective):
+class RWGAN(WGAN):
     """Relaxed Wasserstein GAN, Guo, Hong, Lin & Yang 2017: W1's cost |x - y| is replaced by a Bregman
     cost B_phi (``objective.bregman``: "kl", their best, or "squared"). By Kantorovich duality any critic
     with f(x) - f(y) <= B_phi(x, y) for all x ~ P_r, y ~ P_g gives E_r f - E_g f <= RW_phi(P_r, P_g).
@@ -180,16 +183,11 @@ class RWGAN(Objective):
     not reproduced exactly.
     """
 
+    clips = False  # the Bregman constraint replaces weight clipping
+
     def __init__(self, cfg, label_smoothing=0.0):
-        _refuse_extra_penalty(cfg)
+        self.weight = own_constraint_weight(cfg)
         super().__init__(cfg, label_smoothing)
-        self.weight = 10.0 if cfg.penalty_weight is None else cfg.penalty_weight
-
-    def d_loss(self, real_out, fake_out):
-        return fake_out.mean() - real_out.mean()
-
-    def g_loss(self, fake_out, real_out=None):
-        return -fake_out.mean()
 
     def regularizer(self, d, real, fake):
         real, fake = real.detach(), fake.detach()

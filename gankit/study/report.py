@@ -9,8 +9,11 @@ import math
 from pathlib import Path
 
 import numpy as np
+import optuna
+from optuna.trial import TrialState
 
 from ..io import write_text
+from .runner import default_storage, read_settings, storage_for
 
 #: Lucic et al. 2018, table 2 (best FID per model, wide range; Inception features, 10k samples):
 #: (MNIST, Fashion-MNIST). Quoted for orientation only: gankit's default FID uses the dataset's own
@@ -40,11 +43,6 @@ def expected_min(values, budget: int) -> list[float]:
 
 def collect(out: Path, storage_url: str | None = None) -> dict:
     """{objective: [finished trials in number order, at most ``budget``]} from the storage."""
-    import optuna
-    from optuna.trial import TrialState
-
-    from .runner import default_storage, read_settings, storage_for
-
     settings = read_settings(out)
     storage = storage_for(storage_url or default_storage(out))
     names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
@@ -89,7 +87,7 @@ def write_report(out: str | Path, storage_url: str | None = None) -> dict:
             "best_overrides": best.user_attrs.get("overrides") if best else None,
         }
         # A diverged trial has no FID; in the budget curve it counts as the worst finite FID of its objective.
-        worst = max((x for x in finite), default=None)
+        worst = max(finite, default=None)
         curves[objective] = expected_min([x if math.isfinite(x) else worst for x in v], settings.budget) \
             if worst is not None else []
         if best is not None:

@@ -22,7 +22,12 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import optuna
+from optuna.study import MaxTrialsCallback
+from optuna.trial import TrialState
+
 from ..errors import ConfigError, GankitError, TrainingDiverged
+from ..io import write_text
 from .space import SPACES, suggest
 
 SETTINGS_FILE = "study.json"
@@ -56,7 +61,7 @@ class StudySettings:
             OBJECTIVES.get(name)  # unknown names list the valid ones
         if len(set(self.objectives)) != len(self.objectives):
             raise ConfigError(f"--objectives names an objective twice: {','.join(self.objectives)}")
-        for key in ("budget", "seeds", "steps", "n_eval"):
+        for key in ("budget", "seeds", "steps"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"--{key.replace('_', '-')} must be at least 1, got {getattr(self, key)}")
         if self.n_eval < 2:
@@ -94,10 +99,8 @@ def open_settings(out: Path, settings: StudySettings) -> StudySettings:
             raise ConfigError(f"study dir {out} was created with {k} = {old.get(k)!r}, not {new[k]!r}; use those "
                               "settings to continue it, or choose another --out")
         if new["budget"] != old.get("budget"):
-            path.write_text(json.dumps(new, indent=2))
+            write_text(path, json.dumps(new, indent=2))
         return settings
-    from ..io import write_text
-
     out.mkdir(parents=True, exist_ok=True)
     write_text(path, json.dumps(settings.to_json(), indent=2))
     return settings
@@ -116,16 +119,12 @@ def quiet_optuna() -> None:
     """No per-trial log lines, and no warnings that heartbeats are an experimental Optuna feature."""
     import warnings
 
-    import optuna
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
 def storage_for(url: str):
     """Optuna storage with heartbeats, so that trials of a dead worker are failed and retried."""
-    import optuna
-
     quiet_optuna()
     storages = optuna.storages
     if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):  # optuna >= 4.9
@@ -139,23 +138,19 @@ def storage_for(url: str):
         raise GankitError(f"cannot open the study storage {url!r}: {reason}") from None
 
 
-class TrialSeededRandomSampler:
+class TrialSeededRandomSampler(optuna.samplers.RandomSampler):
     """Optuna's RandomSampler, reseeded before each trial from (seed, trial number): a trial's setting is
     the same whichever worker draws it and however often the study is restarted."""
 
-    def __new__(cls, seed: int):
-        import optuna
+    def __init__(self, seed: int):
+        super().__init__(seed)
+        self.base_seed = seed
 
-        class _Sampler(optuna.samplers.RandomSampler):
-            def before_trial(self, study, trial):
-                self._rng.rng.seed((seed * 1_000_003 + trial.number) % 2**32)
-
-        return _Sampler(seed)
+    def before_trial(self, study, trial):
+        self._rng.rng.seed((self.base_seed * 1_000_003 + trial.number) % 2**32)
 
 
 def make_sampler(settings: StudySettings):
-    import optuna
-
     if settings.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=settings.seed)
     return TrialSeededRandomSampler(settings.seed)
@@ -198,18 +193,13 @@ def run_trial(settings: StudySettings, out: Path, objective: str, trial) -> floa
 
 
 def _counts(study):
-    from optuna.trial import TrialState
-
     states = [t.state for t in study.get_trials(deepcopy=False)]
     return states.count(TrialState.COMPLETE), states.count(TrialState.RUNNING)
 
 
 def work(out: str | Path, storage_url: str | None = None, threads: int | None = None) -> None:
     """One worker: for each objective in order, run trials until the study holds ``budget`` finished ones."""
-    import optuna
     import torch
-    from optuna.study import MaxTrialsCallback
-    from optuna.trial import TrialState
 
     out = Path(out)
     settings = read_settings(out)
@@ -245,7 +235,7 @@ def run_study(settings: StudySettings, out: str | Path, storage_url: str | None 
     if storage_url:
         storage_for(storage_url)  # a bad URL fails before anything is written
     open_settings(out, settings)
-    storage_for(storage_url or default_storage(out))
+    storage_for(storage_url or default_storage(out))  # creates the tables once, before several workers open it
     if settings.fid_backbone.startswith("classifier:"):
         ensure_classifier(settings.fid_backbone.split(":", 1)[1])
     if workers == 1:
