@@ -71,6 +71,8 @@ class NetConfig:
     minibatch_std: bool = False  # D only: append the minibatch standard deviation feature (ProGAN)
     minibatch_std_group: int = _ranged(4, lo=2)  # samples per group for that statistic
     pack: int = _ranged(1, lo=1)  # D only: PacGAN packing degree m (D judges m samples at once)
+    norm: Optional[str] = _choice(None, (None, "batch", "instance", "none"))  # image-to-image nets: None = batch if batch_norm else none
+    blocks: Optional[int] = _ranged(None, lo=1)  # U-Net levels / PatchGAN strided layers / ResNet blocks (None: scaled to the image)
 
 
 @dataclass
@@ -130,6 +132,20 @@ class CondConfig:
 
 
 @dataclass
+class TranslateConfig:
+    """Image-to-image recipes: pix2pix, CycleGAN, StarGAN (ignored by the others)."""
+
+    direction: str = _choice("AtoB", ("AtoB", "BtoA"))  # pix2pix: which side of each pair is G's input
+    gan_weight: float = _ranged(1.0, lo=0)  # pix2pix: weight of the cGAN loss (0: the L1-only baseline, no D)
+    l1_weight: float = _ranged(100.0, lo=0)  # pix2pix: lambda of the L1 term (Isola et al.: 100)
+    cycle_weight: float = _ranged(10.0, lo=0)  # CycleGAN: lambda of the cycle loss (Zhu et al.: 10)
+    identity_weight: float = _ranged(0.5, lo=0)  # CycleGAN: identity loss weight, as a fraction of cycle_weight
+    pool_size: int = _ranged(50, lo=0)  # CycleGAN: history of generated images shown to D (0: none)
+    domain_weight: float = _ranged(1.0, lo=0)  # StarGAN: lambda_cls of the domain classification loss
+    recon_weight: float = _ranged(10.0, lo=0)  # StarGAN: lambda_rec of the reconstruction loss
+
+
+@dataclass
 class TrainConfig:
     """The loop. A step is one G update preceded by ``n_critic`` D updates (D first)."""
 
@@ -172,6 +188,7 @@ class Config:
     optim: Dict[str, OptimConfig] = field(default_factory=_default_optims)
     tricks: TricksConfig = field(default_factory=TricksConfig)
     cond: CondConfig = field(default_factory=CondConfig)
+    translate: TranslateConfig = field(default_factory=TranslateConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:

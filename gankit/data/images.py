@@ -125,8 +125,9 @@ def digits(cfg) -> TensorDataset:
     return _finish(x, d.target[idx], cfg, "digits", 32, 10, [str(i) for i in range(10)])
 
 
-def load_image(path: Path, channels: int, size: int) -> np.ndarray:
-    """One image as uint8 (C, size, size).
+def load_image(path: Path, channels: int, size: int, box: tuple | None = None) -> np.ndarray:
+    """One image as uint8 (C, size, size); ``box`` (left, top, right, bottom) crops it first (the halves
+    of a pix2pix side-by-side pair).
 
     The rule: transparent images (RGBA, LA, palette with transparency) are composited over white;
     then converted to grayscale (channels=1) or RGB (channels=3); the shorter side is resized to
@@ -137,6 +138,8 @@ def load_image(path: Path, channels: int, size: int) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
+            if box is not None:
+                im = im.crop(box)
             if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
                 rgba = im.convert("RGBA")
                 im = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -2,7 +2,7 @@
 from ..errors import ConfigError
 from ..objectives import critic_kind
 from ..registry import OBJECTIVES, RECIPES
-from . import conditional, infogan, unconditional  # noqa: F401  (registers the recipes)
+from . import conditional, infogan, translation, unconditional  # noqa: F401  (registers the recipes)
 from .base import DataInfo, Phase, Recipe
 
 
@@ -15,6 +15,13 @@ def build_recipe(cfg, info: DataInfo, objective=None) -> Recipe:
         ok = [n for n in OBJECTIVES.names() if critic_kind(n) in cls.critics]
         raise ConfigError(f"objective '{cfg.objective.name}' needs {need}, which recipe '{cfg.recipe}' cannot use; "
                           f"use recipe=unconditional or one of these objectives: {', '.join(ok)}")
+    if info.pairing not in cls.pairings:
+        layouts = {"paired": "paired (A, B) images", "unpaired": "unpaired A and B images",
+                   "domains": "images with domain attributes", None: "plain examples"}
+        want = " or ".join(layouts[p] for p in cls.pairings)
+        fits = [r for r, c in RECIPES.items() if info.pairing in c.pairings]
+        raise ConfigError(f"recipe '{cfg.recipe}' trains on {want}, but dataset '{cfg.data.name}' holds "
+                          f"{layouts[info.pairing]}; use recipe {' or '.join(fits)} with it, or another dataset")
     return cls(cfg, info, objective)
 
 

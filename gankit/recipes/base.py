@@ -37,12 +37,28 @@ class DataInfo:
     """What a recipe needs to know about the data to build its networks (saved with every checkpoint)."""
 
     kind: str  # "image" or "points"
-    shape: tuple
+    shape: tuple  # one example (what G makes)
     num_classes: Optional[int] = None
+    pairing: Optional[str] = None  # translation data: "paired", "unpaired" or "domains"
+    source_shape: Optional[tuple] = None  # translation data: the input side A
+    attributes: Optional[tuple] = None  # domain data: ((name, (value, ...)), ...)
 
     @classmethod
     def of(cls, dataset) -> "DataInfo":
-        return cls(dataset.kind, tuple(dataset.shape), dataset.num_classes)
+        source = getattr(dataset, "source_shape", None)
+        return cls(dataset.kind, tuple(dataset.shape), dataset.num_classes, getattr(dataset, "pairing", None),
+                   tuple(source) if source is not None else None, getattr(dataset, "attributes", None))
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "shape": list(self.shape), "num_classes": self.num_classes,
+                "pairing": self.pairing, "source_shape": None if self.source_shape is None else list(self.source_shape),
+                "attributes": None if self.attributes is None else [[a, list(v)] for a, v in self.attributes]}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "DataInfo":
+        src, attrs = d.get("source_shape"), d.get("attributes")
+        return cls(d["kind"], tuple(d["shape"]), d.get("num_classes"), d.get("pairing"),
+                   None if src is None else tuple(src), None if attrs is None else tuple((a, tuple(v)) for a, v in attrs))
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,11 @@ class Recipe(nn.Module):
     copy and make samples."""
 
     generators: tuple = ("g",)
+    #: the data layout this family trains on: None (plain examples) or a translation layout
+    #: ("paired", "unpaired", "domains"; see gankit.data.translation)
+    pairings: tuple = (None,)
+    #: True when G maps images to images (its samples come from inputs, not from latents)
+    translates = False
     #: the critic kinds (see Objective.critic) this family's losses can use; others are refused
     critics: tuple = ("scalar",)
 

@@ -24,8 +24,7 @@ def save_weights(ckpt_dir: Path, step: int, info: DataInfo, nets, ema=None) -> N
     tensors = {f"nets.{k}": v for k, v in nets.state_dict().items()}
     if ema is not None:
         tensors.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
-    meta = {"step": str(step), "data_info": json.dumps({"kind": info.kind, "shape": list(info.shape),
-                                                        "num_classes": info.num_classes})}
+    meta = {"step": str(step), "data_info": json.dumps(info.to_json())}
     save_tensors(ckpt_dir / WEIGHTS, tensors, meta)
 
 
@@ -34,8 +33,7 @@ def read_weights(ckpt_dir: Path) -> tuple[dict, dict, int, DataInfo]:
     if not path.exists():
         raise RunDirError(f"no checkpoint in {ckpt_dir} (expected {WEIGHTS}); the run has not saved one yet")
     tensors, meta = load_tensors(path)
-    d = json.loads(meta["data_info"])
-    info = DataInfo(d["kind"], tuple(d["shape"]), d["num_classes"])
+    info = DataInfo.from_json(json.loads(meta["data_info"]))
     nets = {k[5:]: v for k, v in tensors.items() if k.startswith("nets.")}
     ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
     return nets, ema, int(meta["step"]), info

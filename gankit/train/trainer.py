@@ -119,6 +119,9 @@ class Trainer:
         self.device = resolve_device(cfg.train.device)
         self.dataset = dataset if dataset is not None else build_dataset(cfg.data)
         self.info = DataInfo.of(self.dataset)
+        if cfg.train.eval_every is not None and self.info.pairing is not None:
+            raise ConfigError("train.eval_every scores samples drawn from latents, but this run translates images; "
+                              "remove train.eval_every and score translations with `gankit translate` + `gankit fid`")
         if resume:
             self._check_resumable()
 
@@ -149,8 +152,12 @@ class Trainer:
             self._load_checkpoint()
         else:
             write_text(self.run_dir / "config.yaml", cfg.to_yaml())
-        gen = torch.Generator().manual_seed(cfg.train.seed + SAMPLE_SEED_OFFSET)
-        self.fixed_z = self.recipe.latent(cfg.train.n_samples, gen, self.device)
+        if self.recipe.translates:  # the figure translates the same few training inputs every time
+            batch = self.dataset.fixed_batch(min(cfg.train.n_samples, 8))
+            self.fixed_inputs = tuple(t.to(self.device) for t in batch)
+        else:
+            gen = torch.Generator().manual_seed(cfg.train.seed + SAMPLE_SEED_OFFSET)
+            self.fixed_z = self.recipe.latent(cfg.train.n_samples, gen, self.device)
         self.autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
                          if cfg.train.amp == "bf16" else nullcontext())
         self.interrupted = False
@@ -276,10 +283,14 @@ class Trainer:
             if stats is not None and logger is not None:
                 logger.log(self.step, {f"toy/{k}": float(v) for k, v in stats(x.cpu()).items()})
         else:
-            x = self.recipe.generate(self.fixed_z, nets).float()
-            save_grid(x, path)
+            nrow = None
+            if self.recipe.translates:
+                x, nrow = self.recipe.sample_panel(self.fixed_inputs, nets)
+            else:
+                x = self.recipe.generate(self.fixed_z, nets)
+            save_grid(x.float(), path, nrow)
             if logger is not None:
-                logger.image("samples", make_grid(x), self.step)
+                logger.image("samples", make_grid(x.float(), nrow), self.step)
         self.recipe.train()
         return path
 
