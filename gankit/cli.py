@@ -140,6 +140,18 @@ def _interpolate(args) -> int:
     return 0
 
 
+def _translate(args) -> int:
+    from .run import load_run
+    from .translate import translate_images
+
+    run = load_run(args.run)
+    res = translate_images(run, args.input, args.out, direction=args.direction, to=args.to, ema=not args.no_ema,
+                           overwrite=args.overwrite)
+    print(f"wrote {len(res['outputs'])} translated images from step {run.step} to {args.out} "
+          f"(inputs beside outputs: {res['sheet']})")
+    return 0
+
+
 def _fid(args) -> int:
     from .metrics.backbones import build_backbone
     from .metrics.fid_cli import save_stats, stats_for
@@ -270,6 +282,16 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--no-ema", action="store_true")
     i.add_argument("--classes", help="conditional runs: a,b keeps each z and moves its label from a to b")
     i.set_defaults(func=_interpolate)
+
+    tr = sub.add_parser("translate", help="translate images with a pix2pix, CycleGAN or StarGAN run")
+    tr.add_argument("run")
+    tr.add_argument("--input", required=True, help="an image file or a folder of images")
+    tr.add_argument("--out", required=True, help="output folder (one PNG per input, and sheet.png)")
+    tr.add_argument("--direction", choices=("AtoB", "BtoA"), help="CycleGAN: which generator (default AtoB)")
+    tr.add_argument("--to", help="StarGAN: target attributes attr=value,... (default: one output per value)")
+    tr.add_argument("--no-ema", action="store_true", help="use the raw G even if the run kept an EMA")
+    tr.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    tr.set_defaults(func=_translate)
 
     f = sub.add_parser("fid", help="Fréchet distance between two image folders, .npz stats or datasets")
     f.add_argument("a", help="image folder, .npz statistics, or dataset[:split] (e.g. fashion-mnist:test)")

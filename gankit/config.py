@@ -71,7 +71,7 @@ class NetConfig:
     minibatch_std: bool = False  # D only: append the minibatch standard deviation feature (ProGAN)
     minibatch_std_group: int = _ranged(4, lo=2)  # samples per group for that statistic
     pack: int = _ranged(1, lo=1)  # D only: PacGAN packing degree m (D judges m samples at once)
-    norm: Optional[str] = _choice(None, (None, "batch", "instance", "none"))  # image-to-image nets: None = batch if batch_norm else none
+    norm: Optional[str] = _choice(None, (None, "batch", "instance"))  # image-to-image nets: None = batch norm if batch_norm else no norm
     blocks: Optional[int] = _ranged(None, lo=1)  # U-Net levels / PatchGAN strided layers / ResNet blocks (None: scaled to the image)
 
 

@@ -10,6 +10,7 @@ from torch import nn
 
 from .config import Config, config_from_dict, read_yaml
 from .errors import ConfigError, RunDirError
+from .registry import closest
 from .recipes import build_recipe
 from .train import checkpoint as ckpt
 from .train.logger import read_metrics
@@ -97,14 +98,67 @@ class Run:
     @torch.no_grad()
     def generate(self, z: torch.Tensor, ema: bool = True, device="cpu", dropout: Optional[bool] = None) -> torch.Tensor:
         """G(z). ``dropout`` keeps G's dropout on (default: the run's ``tricks.g_dropout_at_sample``)."""
-        recipe = self.recipe(device)
+        recipe, nets = self.recipe(device), self._sampling_nets(ema, device, dropout)
+        return recipe.generate(z.to(device), nets).float().cpu()
+
+    def _sampling_nets(self, ema: bool, device, dropout: Optional[bool]) -> nn.ModuleDict:
+        """The networks to sample with, G's dropout on or off (default: the run's ``tricks.g_dropout_at_sample``)."""
         nets = self.networks(ema, device)
         keep = self.config.tricks.g_dropout_at_sample if dropout is None else dropout
-        for g in recipe.generators:
+        for g in self.recipe(device).generators:
             for m in nets[g].modules():
                 if isinstance(m, nn.Dropout):
                     m.train(keep)
-        return recipe.generate(z.to(device), nets).float().cpu()
+        return nets
+
+    @property
+    def translates(self) -> bool:
+        return self.recipe().translates
+
+    @torch.no_grad()
+    def translate(self, x: torch.Tensor, direction: Optional[str] = None, to: Optional[dict] = None,
+                  ema: bool = True, device="cpu", dropout: Optional[bool] = None) -> torch.Tensor:
+        """Translate images x (N, C, H, W) in [-1, 1] with a pix2pix, CycleGAN or StarGAN run.
+
+        ``direction`` (AtoB / BtoA) picks the mapping of a CycleGAN run (pix2pix runs have the one they were
+        trained for). ``to`` ({attribute: value}) sets target attributes of a StarGAN run; the attributes it
+        leaves out keep the values D's domain classifier reads from each input."""
+        recipe = self.recipe(device)
+        if not recipe.translates:
+            raise ConfigError(f"run {self.path} (recipe '{self.config.recipe}') does not translate images; "
+                              "translate needs a pix2pix, cyclegan or stargan run")
+        nets = self._sampling_nets(ema, device, dropout)
+        x = x.to(device)
+        if recipe.directions:
+            if to:
+                raise ConfigError(f"--to sets StarGAN attributes; this is a {self.config.recipe} run: use --direction")
+            direction = direction or recipe.directions[0]
+            if direction not in recipe.directions:
+                raise ConfigError(f"this {self.config.recipe} run translates {' and '.join(recipe.directions)} only, "
+                                  f"not {direction}")
+            return recipe.translate(x, nets, direction=direction).float().cpu()
+        if direction:
+            raise ConfigError("--direction is for pix2pix and CycleGAN runs; a StarGAN run takes --to attr=value")
+        target = recipe.predict(x)
+        for name, value in (to or {}).items():
+            target[:, self.attribute_index(name)] = self.value_index(name, value)
+        return recipe.translate(x, nets, target=target).float().cpu()
+
+    def attribute_index(self, name: str) -> int:
+        names = [a for a, _ in self.info.attributes or ()]
+        if name not in names:
+            from .data.translation import attribute_names
+
+            raise ConfigError(f"attribute {name!r} does not exist{closest(name, names)}; this run has "
+                              f"{attribute_names(self.info.attributes) or 'no attributes'}")
+        return names.index(name)
+
+    def value_index(self, name: str, value: str) -> int:
+        values = list(self.info.attributes[self.attribute_index(name)][1])
+        if value not in values:
+            raise ConfigError(f"{name}={value!r} is not a value of {name}{closest(value, values)}; choose one of: "
+                              f"{', '.join(values)}")
+        return values.index(value)
 
     def sample(self, n: int = 64, seed: int = 0, ema: bool = True, device="cpu", labels=None) -> torch.Tensor:
         """``n`` samples from fresh latents drawn with ``seed``; ``labels``: a class, or one per sample."""

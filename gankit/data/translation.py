@@ -341,10 +341,12 @@ def read_colors(images: torch.Tensor, ink: torch.Tensor) -> torch.Tensor:
 
 def ink_map(images: torch.Tensor) -> torch.Tensor:
     """A grey digit (white on black, in [-1, 1]) from a coloured one, for a digit classifier: each pixel's
-    largest per-channel distance from the background colour (the median of the border pixels)."""
+    largest per-channel distance from the background colour (the median of the border pixels), scaled so
+    the image's strongest ink is white. For a blend bg + (stroke - bg) m this gives back m exactly."""
     border = torch.cat([images[..., 0, :], images[..., -1, :], images[..., :, 0], images[..., :, -1]], -1)
     bg = border.median(-1).values[..., None, None]
-    return ((images - bg).abs().amax(1, keepdim=True)).clamp(0, 2) - 1
+    dist = (images - bg).abs().amax(1, keepdim=True)
+    return 2 * dist / dist.amax((2, 3), keepdim=True).clamp_min(1e-6) - 1
 
 
 @DATASETS.register("domain-folder")

@@ -20,7 +20,7 @@ from .blocks import NetworkFamily, activation, dcgan_init, spectral
 
 
 def norm_layer(cfg, channels: int) -> nn.Module:
-    """``cfg.norm`` (batch / instance / none); unset, batch norm when ``cfg.batch_norm`` else none.
+    """``cfg.norm`` (batch or instance); unset, batch norm when ``cfg.batch_norm`` and none otherwise.
     Instance norm has a learned scale and shift and no running statistics (Ulyanov et al. 2016)."""
     kind = cfg.norm or ("batch" if cfg.batch_norm else "none")
     if kind == "batch":

@@ -153,6 +153,6 @@ class Recipe(nn.Module):
         """Per-example gradient penalties are meaningless when batch norm mixes the examples in D."""
         pen = self.cfg.objective.penalty if self.cfg.objective.penalty is not None else \
             getattr(self.objective, "default_penalty", None)
-        if pen in ("gp", "dragan") and any(c.batch_norm for c in d_cfgs):
-            raise ConfigError(f"the '{pen}' penalty is per example, but batch norm in D mixes examples: "
-                              "set d.batch_norm=false")
+        if pen in ("gp", "dragan") and any((c.norm or ("batch" if c.batch_norm else "none")) == "batch" for c in d_cfgs):
+            key = "d.norm=instance" if any(c.norm for c in d_cfgs) else "d.batch_norm=false"
+            raise ConfigError(f"the '{pen}' penalty is per example, but batch norm in D mixes examples: set {key}")

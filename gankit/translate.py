@@ -1,0 +1,98 @@
+"""``gankit translate``: images in, translated images out, with a pix2pix, CycleGAN or StarGAN run.
+
+Each input image is read by the dataset rule (:func:`gankit.data.images.load_image`) at the size and
+channels the run's G takes, and each output is written as a PNG named after its input. A StarGAN run
+without ``--to`` writes one output per attribute value (``NAME_attr=value.png``). ``sheet.png`` shows
+every input beside its outputs. Existing files are never replaced unless ``overwrite`` is set.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .data.images import IMAGE_SUFFIXES, load_image
+from .errors import ConfigError, DataError, GankitError
+from .io import atomic_path
+from .viz.grid import make_grid, save_grid, to_pil
+
+
+def input_files(path: str | Path) -> list[Path]:
+    """One image file, or the PNG/JPEG images directly inside a folder (sorted)."""
+    p = Path(path)
+    if p.is_file():
+        return [p]
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(f"--input {p} has no PNG/JPEG images")
+        return files
+    raise DataError(f"--input {p} does not exist; give an image file or a folder of images")
+
+
+def parse_targets(text: Optional[str]) -> dict:
+    """``"stroke=blue,background=white"`` -> {"stroke": "blue", "background": "white"}."""
+    out = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        if "=" not in item:
+            raise ConfigError(f"--to takes attr=value pairs separated by commas, got {item.strip()!r}")
+        k, v = (s.strip() for s in item.split("=", 1))
+        out[k] = v
+    return out
+
+
+def _save_png(image: torch.Tensor, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        to_pil(make_grid(image[None], nrow=1, pad=0)).save(tmp, format="PNG")
+
+
+def translate_images(run, inputs: str | Path, out: str | Path, direction: Optional[str] = None,
+                     to: Optional[str] = None, ema: bool = True, overwrite: bool = False, batch: int = 64) -> dict:
+    """Translate every image of ``inputs`` into ``out``; returns {"outputs": [...], "sheet": path}."""
+    recipe = run.recipe()
+    if not recipe.translates:
+        raise GankitError(f"run {run.path} (recipe '{run.config.recipe}') does not translate images; "
+                          "gankit translate needs a pix2pix, cyclegan or stargan run")
+    targets = parse_targets(to)
+    if recipe.directions and direction and direction not in recipe.directions:
+        raise ConfigError(f"this {run.config.recipe} run translates {' and '.join(recipe.directions)} only, not {direction}")
+    for name, value in targets.items():  # check every --to pair before anything is written
+        run.value_index(name, value)
+    files = input_files(inputs)
+    c, h, _ = recipe.input_shape(direction)
+    # the variants: one per direction / target, each with a file-name suffix
+    if recipe.directions or targets:
+        variants = [("", targets or None)]
+    else:
+        variants = [(f"_{a}={v}", {a: v}) for a, values in run.info.attributes for v in values]
+    out = Path(out)
+    planned = [out / f"{f.stem}{suffix}.png" for f in files for suffix, _ in variants] + [out / "sheet.png"]
+    existing = [p for p in planned if p.exists()]
+    if existing and not overwrite:
+        raise GankitError(f"{existing[0]} already exists; choose another --out or pass --overwrite")
+    out.mkdir(parents=True, exist_ok=True)
+    written, rows = [], []
+    for i in range(0, len(files), batch):
+        chunk = files[i : i + batch]
+        x = torch.from_numpy(np.stack([load_image(f, c, h) for f in chunk])).float() / 127.5 - 1
+        outs = [run.translate(x, direction=direction, to=t, ema=ema) for _, t in variants]
+        for j, f in enumerate(chunk):
+            for (suffix, _), y in zip(variants, outs):
+                path = out / f"{f.stem}{suffix}.png"
+                _save_png(y[j], path)
+                written.append(path)
+        rows.append(torch.stack([x] + [_match_channels(y, x.shape[1]) for y in outs], 1).flatten(0, 1))
+    sheet = out / "sheet.png"
+    save_grid(torch.cat(rows), sheet, nrow=1 + len(variants))
+    return {"outputs": [str(p) for p in written], "sheet": str(sheet), "variants": [s for s, _ in variants]}
+
+
+def _match_channels(y: torch.Tensor, c: int) -> torch.Tensor:
+    """Outputs with the inputs' channel count, for the side-by-side sheet."""
+    if y.shape[1] == c:
+        return y
+    return y.mean(1, keepdim=True) if c == 1 else y.expand(-1, c, -1, -1)
