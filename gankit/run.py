@@ -117,12 +117,14 @@ class Run:
 
     @torch.no_grad()
     def translate(self, x: torch.Tensor, direction: Optional[str] = None, to: Optional[dict] = None,
-                  ema: bool = True, device="cpu", dropout: Optional[bool] = None) -> torch.Tensor:
+                  ema: bool = True, device="cpu", dropout: Optional[bool] = None,
+                  target: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Translate images x (N, C, H, W) in [-1, 1] with a pix2pix, CycleGAN or StarGAN run.
 
         ``direction`` (AtoB / BtoA) picks the mapping of a CycleGAN run (pix2pix runs have the one they were
         trained for). ``to`` ({attribute: value}) sets target attributes of a StarGAN run; the attributes it
-        leaves out keep the values D's domain classifier reads from each input."""
+        leaves out keep the values D's domain classifier reads from each input; ``target`` ((N, n_attributes)
+        value indices) gives every image its own target domain instead."""
         recipe = self.recipe(device)
         if not recipe.translates:
             raise ConfigError(f"run {self.path} (recipe '{self.config.recipe}') does not translate images; "
@@ -130,7 +132,7 @@ class Run:
         nets = self._sampling_nets(ema, device, dropout)
         x = x.to(device)
         if recipe.directions:
-            if to:
+            if to or target is not None:
                 raise ConfigError(f"--to sets StarGAN attributes; this is a {self.config.recipe} run: use --direction")
             direction = direction or recipe.directions[0]
             if direction not in recipe.directions:
@@ -139,6 +141,8 @@ class Run:
             return recipe.translate(x, nets, direction=direction).float().cpu()
         if direction:
             raise ConfigError("--direction is for pix2pix and CycleGAN runs; a StarGAN run takes --to attr=value")
+        if target is not None:
+            return recipe.translate(x, nets, target=target.to(device)).float().cpu()
         target = recipe.predict(x)
         for name, value in (to or {}).items():
             target[:, self.attribute_index(name)] = self.value_index(name, value)

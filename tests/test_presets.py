@@ -9,7 +9,7 @@ from gankit import load_config, preset_names, train
 @pytest.mark.parametrize("name", preset_names())
 def test_every_preset_trains_a_few_steps(name, tmp_path):
     cfg = load_config(name)
-    if cfg.data.name == "fashion-mnist" and not fashion_available():
+    if cfg.data.name in ("fashion-mnist", "edges2fashion", "sneaker2boot") and not fashion_available():
         pytest.skip("apt-get install dataset-fashion-mnist")
     cfg = load_config(name, ["train.steps=3", "train.batch_size=16", "data.limit=64", "train.log_every=1"])
     run = train(cfg, tmp_path / name, progress=False, tensorboard=False)

@@ -332,3 +332,28 @@ def test_recipe_and_data_layout_must_match(tmp_path):
         with pytest.raises(ConfigError, match=msg.replace("(", r"\(").replace(")", r"\)")):
             train(cfg, tmp_path / "r", progress=False, tensorboard=False)
         assert not (tmp_path / "r").exists()
+
+
+def test_held_out_scores_of_a_stargan_run(tmp_path):
+    """attribute_transfer sends each test image to another domain and reads colours and digits back;
+    a barely trained G shows few target colours (the bar's test is slow; this checks the measurement)."""
+    from gankit.metrics.classifier import ensure_classifier
+    from gankit.metrics.translation import attribute_transfer
+
+    ensure_classifier("mnist5k")
+    run = _train_tiny(tmp_path, "colordigits-stargan", TINY_G + ["train.steps=2"])
+    s = attribute_transfer(run, "mnist5k", limit=60)
+    assert s["n"] == 60 and 0 <= s["attribute_accuracy"] < 0.5 and 0 <= s["digit_accuracy"] <= 1
+
+
+@needs_fashion
+def test_held_out_scores_of_a_pix2pix_run(tmp_path):
+    from gankit.metrics.classifier import ensure_classifier
+    from gankit.metrics.translation import held_out, paired_scores
+
+    ensure_classifier("mnist5k")  # any 1-channel classifier gives features; the bar uses fashion-mnist's
+    run = _train_tiny(tmp_path, "edges2fashion-pix2pix", TINY_G + ["g.blocks=3"])
+    s = paired_scores(run, "mnist5k", limit=50, dropout=False)
+    a, b = held_out(run, 50).fixed_batch(50)
+    assert s["n"] == 50 and abs(s["l1"] - float((run.translate(a, dropout=False) - b).abs().mean())) < 1e-6
+    assert s["fid"] > 0

@@ -57,7 +57,7 @@ class UNetGenerator(nn.Module):
     output (the skip connections). Dropout (``cfg.dropout``; the paper's 0.5) in the three innermost
     decoder layers is G's only noise. tanh output."""
 
-    def __init__(self, cfg, in_channels: int, out_channels: int, size: int):
+    def __init__(self, cfg, in_channels: int, out_channels: int, size: int, padding: str = "zeros"):  # always zero-padded
         super().__init__()
         levels = cfg.blocks or unet_levels(size)
         if size % 2**levels or levels < 2:
@@ -102,15 +102,22 @@ class UNetGenerator(nn.Module):
 # ----------------------------------------------------------------------------- ResNet translator
 
 
-class ResidualBlock(nn.Module):
-    """x + conv3x3(ReLU(norm(conv3x3(x)))) with reflection padding (He et al. 2016; Johnson et al. 2016)."""
+def _pad_conv(cin: int, cout: int, k: int, padding: str, bias: bool) -> list:
+    """A k x k convolution that keeps the size, padded by reflection (CycleGAN) or with zeros (StarGAN)."""
+    if padding == "reflect":
+        return [nn.ReflectionPad2d(k // 2), nn.Conv2d(cin, cout, k, bias=bias)]
+    return [nn.Conv2d(cin, cout, k, padding=k // 2, bias=bias)]
 
-    def __init__(self, cfg, channels: int):
+
+class ResidualBlock(nn.Module):
+    """x + norm(conv3x3(ReLU(norm(conv3x3(x))))) (He et al. 2016; Johnson et al. 2016)."""
+
+    def __init__(self, cfg, channels: int, padding: str = "reflect"):
         super().__init__()
+        bias = not uses_norm(cfg)
         self.body = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=not uses_norm(cfg)), norm_layer(cfg, channels),
-            nn.ReLU(), *_dropout(cfg),
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=not uses_norm(cfg)), norm_layer(cfg, channels))
+            *_pad_conv(channels, channels, 3, padding, bias), norm_layer(cfg, channels), nn.ReLU(), *_dropout(cfg),
+            *_pad_conv(channels, channels, 3, padding, bias), norm_layer(cfg, channels))
 
     def forward(self, x):
         return x + self.body(x)
@@ -119,22 +126,27 @@ class ResidualBlock(nn.Module):
 class ResnetTranslator(nn.Module):
     """CycleGAN's generator (Zhu et al. 2017, appendix 7.2): c7s1-w, d2w, d4w, ``blocks`` residual blocks,
     u2w, uw, c7s1-C, tanh. Two stride-2 convolutions down and two transposed ones up, so the image size
-    must be divisible by 4. Default blocks: 9 from 256 px, else 6 (the paper's choices)."""
+    must be divisible by 4. Default blocks: 9 from 256 px, else 6 (the paper's choices).
 
-    def __init__(self, cfg, in_channels: int, out_channels: int, size: int):
+    ``padding`` is CycleGAN's "reflect" or StarGAN's "zeros" (Choi et al. 2018, table 4: P3 / P1). It
+    matters for StarGAN: its labels enter as constant maps, which the first instance norm would remove
+    entirely under reflection padding; zero padding lets them through at the borders, and the network
+    spreads them from there."""
+
+    def __init__(self, cfg, in_channels: int, out_channels: int, size: int, padding: str = "reflect"):
         super().__init__()
         if size % 4:
             raise ConfigError(f"resnet-translator halves the image twice; data.image_size must be divisible by 4, got {size}")
         w, bias = cfg.width, not uses_norm(cfg)
         blocks = cfg.blocks or (9 if size >= 256 else 6)
-        layers = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, w, 7, bias=bias), norm_layer(cfg, w), nn.ReLU()]
+        layers = [*_pad_conv(in_channels, w, 7, padding, bias), norm_layer(cfg, w), nn.ReLU()]
         for mult in (1, 2):
             layers += [nn.Conv2d(w * mult, w * mult * 2, 3, 2, 1, bias=bias), norm_layer(cfg, w * mult * 2), nn.ReLU()]
-        layers += [ResidualBlock(cfg, w * 4) for _ in range(blocks)]
+        layers += [ResidualBlock(cfg, w * 4, padding) for _ in range(blocks)]
         for mult in (4, 2):
             layers += [nn.ConvTranspose2d(w * mult, w * mult // 2, 3, 2, 1, output_padding=1, bias=bias),
                        norm_layer(cfg, w * mult // 2), nn.ReLU()]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(w, out_channels, 7), nn.Tanh()]
+        layers += [*_pad_conv(w, out_channels, 7, padding, True), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
 
@@ -242,11 +254,12 @@ class PatchGAN(ImageToImage):
     name, role, patch_discriminator = "patchgan", "d", PatchDiscriminator
 
 
-def build_translator(cfg, in_channels: int, out_channels: int, size: int) -> nn.Module:
+def build_translator(cfg, in_channels: int, out_channels: int, size: int, **kw) -> nn.Module:
+    """G for an image-to-image recipe; ``kw`` goes to the family (e.g. ``padding`` of the ResNet translator)."""
     family = NETWORKS.get(cfg.name)
     if not hasattr(family, "translator"):
         raise ConfigError(f"g.name = {cfg.name} cannot translate images; use g.name=unet or g.name=resnet-translator")
-    return family.translator(cfg, in_channels, out_channels, size)
+    return family.translator(cfg, in_channels, out_channels, size, **kw)
 
 
 def build_patch_discriminator(cfg, in_shape: tuple, aux_dim: int = 0) -> PatchDiscriminator:

@@ -304,7 +304,8 @@ class StarGAN(Translation):
 
     def build_nets(self, cfg, info):
         c, size = info.shape[0], info.shape[-1]
-        return nn.ModuleDict({"g": build_translator(cfg.g, c + self.label_dim_of(info), c, size),
+        g = build_translator(cfg.g, c + self.label_dim_of(info), c, size, padding="zeros")  # see ResnetTranslator
+        return nn.ModuleDict({"g": g,
                               "d": build_patch_discriminator(cfg.d, info.shape, self.label_dim_of(info))})
 
     @staticmethod

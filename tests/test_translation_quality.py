@@ -1,0 +1,42 @@
+"""Issue 7's quality bar (slow): each translation preset, trained in full, scored on held-out data.
+
+Wall times and scores are in the module constants' comments and in the issue note.
+"""
+import pytest
+
+from conftest import fashion_available
+from gankit import load_config, train
+from gankit.metrics.classifier import ensure_classifier
+from gankit.metrics.translation import attribute_transfer, domain_transfer, paired_scores
+
+pytestmark = pytest.mark.slow
+needs_fashion = pytest.mark.skipif(not fashion_available(), reason="apt-get install dataset-fashion-mnist")
+
+
+@needs_fashion
+def test_pix2pix_cgan_plus_l1_looks_more_real_than_l1_alone(tmp_path):
+    """The pix2pix paper's claim (sec. 4.2, table 1): adding the cGAN term makes outputs closer to real
+    images in distribution than L1 alone, at a small cost in per-pixel error. Same steps, seed and nets."""
+    ensure_classifier("fashion-mnist")
+    scores = {}
+    for name, over in (("cgan+l1", []), ("l1", ["translate.gan_weight=0"])):
+        run = train(load_config("edges2fashion-pix2pix", over), tmp_path / name, progress=False, tensorboard=False)
+        scores[name] = paired_scores(run, "fashion-mnist")
+    assert scores["cgan+l1"]["fid"] < scores["l1"]["fid"], scores
+    assert scores["cgan+l1"]["l1"] <= 1.5 * scores["l1"]["l1"], scores
+
+
+@needs_fashion
+def test_cyclegan_turns_sneakers_into_boots_and_back(tmp_path):
+    ensure_classifier("fashion-mnist")
+    run = train(load_config("sneaker2boot-cyclegan"), tmp_path / "cyclegan", progress=False, tensorboard=False)
+    s = domain_transfer(run, "fashion-mnist", classes=(7, 9))
+    assert s["AtoB_accuracy"] >= 0.9 and s["BtoA_accuracy"] >= 0.9, s
+    assert s["AtoB_cycle_l1"] < 0.1 and s["BtoA_cycle_l1"] < 0.1, s
+
+
+def test_stargan_recolours_digits_and_keeps_them(tmp_path):
+    ensure_classifier("mnist5k")
+    run = train(load_config("colordigits-stargan"), tmp_path / "stargan", progress=False, tensorboard=False)
+    s = attribute_transfer(run, "mnist5k")
+    assert s["attribute_accuracy"] >= 0.9 and s["digit_accuracy"] >= 0.9, s
