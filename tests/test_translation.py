@@ -15,7 +15,6 @@ from gankit.errors import ConfigError, DataError
 from gankit.nets import build_patch_discriminator, build_translator
 from gankit.nets.image2image import patch_layers, patch_receptive_field, unet_levels
 from gankit.recipes.translation import HistoryPool
-from gankit.run import Run
 
 needs_fashion = pytest.mark.skipif(not fashion_available(), reason="apt-get install dataset-fashion-mnist")
 
@@ -153,9 +152,25 @@ def test_unet_depth_scales_and_skips_carry_the_input():
     assert grad[0, :, 9:12, 9:12].abs().sum() > 0
 
 
-def test_translation_nets_refuse_latents_and_bad_sizes():
+def test_constant_label_maps_reach_the_output_only_with_zero_padding():
+    """Why StarGAN's G is zero-padded: under reflection padding, a constant input map adds a constant to
+    every output of the first convolution, which the instance norm after it subtracts again."""
+    from gankit.nets.conditional import concat_labels
+
+    cfg = load_config(None, ["g.name=resnet-translator", "g.width=4", "g.blocks=1", "g.norm=instance"])
+    x = torch.randn(1, 3, 12, 12)
+    y1, y2 = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    for padding, differs in (("reflect", False), ("zeros", True)):
+        torch.manual_seed(0)
+        g = build_translator(cfg.g, 5, 3, 12, padding=padding)
+        gap = (g(concat_labels(x, y1)) - g(concat_labels(x, y2))).abs().max().item()
+        assert (gap > 1e-3) == differs, (padding, gap)
+
+
+def test_translation_nets_refuse_latents_and_bad_sizes(tmp_path):
     with pytest.raises(ConfigError, match="network 'unet' maps images to images"):
-        load_config(None, ["g.name=unet"]) and train(load_config(None, ["g.name=unet", "train.steps=1"]), "/nonexistent")
+        train(load_config(None, ["g.name=unet", "train.steps=1"]), tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()
     with pytest.raises(ConfigError, match="divisible by 4"):
         build_translator(load_config(None, ["g.name=resnet-translator"]).g, 1, 1, 30)
     with pytest.raises(ConfigError, match="g.name = dcgan cannot translate images"):
