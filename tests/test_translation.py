@@ -18,7 +18,7 @@ from gankit.recipes.translation import HistoryPool
 
 needs_fashion = pytest.mark.skipif(not fashion_available(), reason="apt-get install dataset-fashion-mnist")
 
-TINY_G = ["g.width=8", "g.blocks=1"]
+TINY_G = ["g.width=8", "g.blocks=2"]
 TINY = ["train.steps=4", "train.batch_size=8", "train.log_every=1", "train.sample_every=2",
         "train.checkpoint_every=2", "data.limit=32", "d.width=8"]
 
@@ -372,3 +372,23 @@ def test_held_out_scores_of_a_pix2pix_run(tmp_path):
     a, b = held_out(run, 50).fixed_batch(50)
     assert s["n"] == 50 and abs(s["l1"] - float((run.translate(a, dropout=False) - b).abs().mean())) < 1e-6
     assert s["fid"] > 0
+
+
+def test_recipes_train_on_the_users_folders(tmp_path):
+    """cyclegan on CycleGAN's folder layout and stargan on one folder per domain, then `gankit translate`."""
+    root = tmp_path / "unpaired"
+    _write_images(root / "trainA", 8)
+    _write_images(root / "trainB", 8, color=(40, 40, 200))
+    data = ["data.image_size=8", "data.channels=3", "train.batch_size=4"]
+    cyc = _train_tiny(tmp_path, "sneaker2boot-cyclegan", TINY_G + data + ["data.name=unpaired-folder",
+                                                                          f"data.root={root}"])
+    assert cyc.info.shape == (3, 8, 8) and (cyc.path / "samples" / "final.png").exists()
+    doms = tmp_path / "domains"
+    _write_images(doms / "red", 6)
+    _write_images(doms / "blue", 6, color=(40, 40, 200))
+    star = _train_tiny(tmp_path, "colordigits-stargan", TINY_G + data + ["data.name=domain-folder", f"data.root={doms}",
+                                                                         "d.blocks=1"])
+    assert star.info.attributes == (("domain", ("blue", "red")),)
+    out = tmp_path / "out"
+    assert main(["translate", str(star.path), "--input", str(doms / "red"), "--out", str(out), "--to", "domain=blue"]) == 0
+    assert len(list(out.glob("img*.png"))) == 6
