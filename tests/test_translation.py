@@ -290,7 +290,7 @@ def test_stargan_domain_loss_is_one_cross_entropy_per_attribute(tmp_path):
 
 
 def test_stargan_trains_and_translate_cli_writes_every_domain(tmp_path):
-    run = _train_tiny(tmp_path, "colordigits-stargan", TINY_G + ["train.n_critic=1"])
+    run = _train_tiny(tmp_path, "colordigits-stargan", TINY_G + ["objective.name=wgan-gp"])  # the paper's loss
     assert {"d_cls", "g_cls", "g_rec", "d_penalty"} <= set(run.metrics()[-1])
     inputs = tmp_path / "in"
     _write_images(inputs, 2, size=(28, 28))

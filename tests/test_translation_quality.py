@@ -1,6 +1,11 @@
 """Issue 7's quality bar (slow): each translation preset, trained in full, scored on held-out data.
 
-Wall times and scores are in the module constants' comments and in the issue note.
+Measured on 2026-11-24, seed 0, one CPU thread per run with another run beside it:
+- edges2fashion-pix2pix (3,000 steps, 797 s): L1 0.0896, domain FID 5.83 on the 3,000 test pairs;
+  the L1-only model (same steps, 992 s with three jobs on 2 cores): L1 0.0821, FID 34.7.
+- sneaker2boot-cyclegan: see the test.
+- colordigits-stargan (4,000 steps, 237 s): 94.4 % of translations show every target attribute, the
+  digit classifier reads the source digit in 96.2 % (500 test digits, each sent to a random other domain).
 """
 import pytest
 
