@@ -241,7 +241,7 @@ def test_pix2pix_loss_is_gan_plus_lambda_l1(tmp_path):
 
 
 def test_cyclegan_trains_resumes_exactly_with_its_history_pool(tmp_path):
-    over = TINY_G + ["data.name=mnist2digits", "train.steps=6", "translate.pool_size=8"]
+    over = TINY_G + ["data.name=mnist2digits", "train.steps=6", "translate.pool_size=8", "translate.identity_weight=0.5"]
     straight = _train_tiny(tmp_path, "sneaker2boot-cyclegan", over)
     assert {"g_cycle", "g_identity", "d_loss_a", "d_loss_b"} <= set(straight.metrics()[-1])
     from gankit.train import Trainer
@@ -265,7 +265,7 @@ def test_cyclegan_identity_loss_needs_equal_channels(tmp_path):
     from gankit.train import Trainer
 
     ds = UnpairedDataset(torch.zeros(16, 1, 8, 8, dtype=torch.uint8), torch.zeros(16, 3, 8, 8, dtype=torch.uint8), "x")
-    cfg = load_config("sneaker2boot-cyclegan", TINY + TINY_G)
+    cfg = load_config("sneaker2boot-cyclegan", TINY + TINY_G + ["translate.identity_weight=0.5"])
     with pytest.raises(ConfigError, match="identity loss needs A and B with the same channels"):
         Trainer(cfg, tmp_path / "r", dataset=ds, progress=False)
     assert not (tmp_path / "r").exists()

@@ -3,7 +3,8 @@
 Measured on 2026-11-24, seed 0, one CPU thread per run with another run beside it:
 - edges2fashion-pix2pix (3,000 steps, 797 s): L1 0.0896, domain FID 5.83 on the 3,000 test pairs;
   the L1-only model (same steps, 992 s with three jobs on 2 cores): L1 0.0821, FID 34.7.
-- sneaker2boot-cyclegan: see the test.
+- sneaker2boot-cyclegan (3,000 steps, 819 s): 99.7 % of test sneakers read as ankle boots, 90.9 % of
+  boots as sneakers; cycle L1 0.073 and 0.091.
 - colordigits-stargan (4,000 steps, 237 s): 94.4 % of translations show every target attribute, the
   digit classifier reads the source digit in 96.2 % (500 test digits, each sent to a random other domain).
 """
