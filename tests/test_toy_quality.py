@@ -1,10 +1,10 @@
 """Issue 4's quality bar (slow): gankit's best toy presets in the PacGAN setup, 5 seeds each.
 
 Scored as in PacGAN (Lin et al. 2018): 2,500 samples; high quality = within 3 std of the nearest mode.
-Measured over seeds 0-4 (2,500 samples, one CPU thread each): ring8-pacgan 8/8 modes in every seed with
-92.5-95.3 % high quality; grid25-pacgan 20-23 of 25 modes with 91.7-94.9 %; 150-205 s per run.
-The issue asks for ring >= 95 % and grid >= 24 modes in 5 of 5 seeds: NOT reached yet. These bars
-guard what is reached, a little below the measured minimum to allow for the sampling seed.
+The issue's bar: ring 8/8 modes with >= 95 % high quality, grid >= 24/25 with >= 90 %, in 5 of 5 seeds,
+each run under 3 minutes on 2 cores. Measured on 2026-11-24 over seeds 0-4 (one CPU thread per run, another
+run beside it): ring8-pacgan 8/8 modes, 97.4-97.6 % high quality, 136-144 s per run; grid25-pacgan
+25/25 modes, 92.8-95.8 % high quality, 148-165 s per run. The wall time is printed, not asserted.
 """
 import time
 
@@ -16,7 +16,7 @@ from gankit.data import build_dataset
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("preset,modes,hq", [("ring8-pacgan", 8, 0.90), ("grid25-pacgan", 19, 0.88)])
+@pytest.mark.parametrize("preset,modes,hq", [("ring8-pacgan", 8, 0.95), ("grid25-pacgan", 24, 0.90)])
 def test_best_toy_preset_covers_the_modes_sharply_in_every_seed(tmp_path, preset, modes, hq):
     results = []
     for seed in range(5):
