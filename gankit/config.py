@@ -73,6 +73,7 @@ class NetConfig:
     pack: int = _ranged(1, lo=1)  # D only: PacGAN packing degree m (D judges m samples at once)
     norm: Optional[str] = _choice(None, (None, "batch", "instance"))  # image-to-image nets: None = batch norm if batch_norm else no norm
     blocks: Optional[int] = _ranged(None, lo=1)  # U-Net levels / PatchGAN strided layers / ResNet blocks (None: scaled to the image)
+    fc: int = _ranged(0, lo=0)  # dcgan: units of a fully connected hidden layer (G: after z, D: before the head), 0 = none
 
 
 @dataclass

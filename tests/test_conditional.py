@@ -109,8 +109,9 @@ def test_infogan_info_loss_is_the_weighted_lower_bound(tiny_overrides):
     cont = code[:, -2:]
     assert (cont.abs() <= 1).all()
     x = torch.rand(6, 1, 16, 16) * 2 - 1
-    loss, _ = recipe.info_loss(x, code)
-    q = recipe.nets["q"](recipe.nets["d"].features(x))
+    features = recipe.nets["d"].features(x)
+    loss, _ = recipe.info_loss(features, code)
+    q = recipe.nets["q"](features)
     expected = 1.5 * F.cross_entropy(q[:, :4], torch.tensor([0, 1, 2, 3, 0, 1])) + \
         0.2 * 0.5 * (q[:, 4:] - cont).pow(2).sum(1).mean()
     assert torch.allclose(loss, expected, atol=1e-6)

@@ -18,6 +18,27 @@ def test_dcgan_shapes(size, channels):
     assert d.features(x).shape == (5, d.feature_dim)
 
 
+def test_dcgan_fc_stage_is_infogans_mnist_network():
+    """g.fc / d.fc add InfoGAN's fully connected layers (Chen et al. 2016, appendix C.1): with width 64 and
+    fc 1024 at 28 px, G is FC 1024 -> FC 7*7*128 -> upconv 64 -> upconv 1 and D is conv 64 -> conv 128 ->
+    FC 1024 -> head."""
+    cfg = NetConfig(name="dcgan", width=64, fc=1024)
+    g, d = build_generator(cfg, 74, (1, 28, 28)), build_discriminator(cfg, (1, 28, 28))
+    g_linear = [(m.in_features, m.out_features) for m in g.modules() if isinstance(m, torch.nn.Linear)]
+    d_linear = [(m.in_features, m.out_features) for m in d.modules() if isinstance(m, torch.nn.Linear)]
+    assert g_linear == [(74, 1024), (1024, 7 * 7 * 128)]
+    assert d_linear == [(7 * 7 * 128, 1024), (1024, 1)] and d.feature_dim == 1024
+    assert [m.out_channels for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d)] == [64, 1]
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in d.modules()) == 1
+    x = g(torch.randn(5, 74))
+    assert x.shape == (5, 1, 28, 28) and d(x).shape == (5, 1)
+    out, features = d.forward_with_features(x)
+    assert torch.equal(features, d.features(x)) and torch.equal(out, d.head(features))
+    # fc = 0 keeps the plain DCGAN, parameter names included (checkpoints of earlier runs still load)
+    plain = build_generator(NetConfig(name="dcgan", width=8), 10, (1, 28, 28))
+    assert "net.0.weight" in plain.state_dict() and isinstance(plain.net[0], torch.nn.ConvTranspose2d)
+
+
 def test_dcgan_stage_rule():
     assert stages(28) == (2, 7) and stages(32) == (3, 4) and stages(64) == (4, 4) and stages(48) == (3, 6)
     with pytest.raises(ConfigError, match="data.image_size"):

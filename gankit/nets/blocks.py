@@ -60,11 +60,18 @@ class Discriminator(nn.Module):
 
     def head_input(self, x: torch.Tensor) -> torch.Tensor:
         """What the head sees: the features, plus the minibatch-std feature when it is on."""
-        f = self.features(x)
+        return self._with_mbstd(self.features(x))
+
+    def _with_mbstd(self, f: torch.Tensor) -> torch.Tensor:
         return minibatch_stddev(f, self.mbstd_group) if self.mbstd_group else f
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.head_input(x))
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(D(x), features(x)) from one pass through the body, for recipes whose extra heads share it."""
+        f = self.features(x)
+        return self.head(self._with_mbstd(f)), f
 
     def head_input_dim(self, cfg, feature_dim: int) -> int:
         """Feature size the head sees (one more with the minibatch-std feature)."""

@@ -4,6 +4,11 @@ LeakyReLU(0.2) in D, tanh output, N(0, 0.02) init.
 One definition serves 28, 32 and 64 px (and any size s with s = b * 2^k, 4 <= b <= 7): G projects
 z to ``width * 2^(k-1)`` maps of b x b and doubles the resolution k times while halving channels;
 D mirrors it.
+
+``fc`` > 0 adds a fully connected hidden layer of that many units: in G, z -> FC(fc) -> FC(b*b*maps) ->
+the transposed convolutions; in D, the convolutions -> FC(fc) -> the head (each FC with batch norm
+when ``batch_norm``). With ``width 64, fc 1024`` at 28 px these are the MNIST networks of InfoGAN
+(Chen et al. 2016, appendix C.1, table 1).
 """
 from __future__ import annotations
 
@@ -31,6 +36,17 @@ def _check_image(shape: tuple):
         raise ConfigError(f"dcgan needs square images, the data has shape {tuple(shape)}; use g.name=mlp for points")
 
 
+def _fc_block(n_in: int, n_out: int, cfg, default_activation: str) -> list:
+    """Linear -> (batch norm) -> activation -> (dropout): the fully connected stage of ``fc``."""
+    layers = [spectral(nn.Linear(n_in, n_out, bias=not cfg.batch_norm), cfg.spectral_norm)]
+    if cfg.batch_norm:
+        layers.append(nn.BatchNorm1d(n_out))
+    layers.append(activation(cfg.activation, default_activation))
+    if cfg.dropout > 0:
+        layers.append(nn.Dropout(cfg.dropout))
+    return layers
+
+
 class DCGANGenerator(nn.Module):
     def __init__(self, cfg, latent_dim: int, out_shape: tuple):
         super().__init__()
@@ -38,8 +54,14 @@ class DCGANGenerator(nn.Module):
         c_out, size = out_shape[0], out_shape[1]
         k, base = stages(size)
         chans = [cfg.width * 2 ** (k - 1 - i) for i in range(k)]
-        layers = [spectral(nn.ConvTranspose2d(latent_dim, chans[0], base, 1, 0, bias=not cfg.batch_norm),
-                           cfg.spectral_norm)]
+        if cfg.fc:
+            # z -> FC(fc) -> FC(base*base*chans[0]), seen by the convolutions as chans[0] maps of base x base
+            layers = [*_fc_block(latent_dim, cfg.fc, cfg, "relu"),
+                      spectral(nn.Linear(cfg.fc, chans[0] * base * base, bias=not cfg.batch_norm), cfg.spectral_norm),
+                      nn.Unflatten(1, (chans[0], base, base))]
+        else:
+            layers = [spectral(nn.ConvTranspose2d(latent_dim, chans[0], base, 1, 0, bias=not cfg.batch_norm),
+                               cfg.spectral_norm)]
         for i in range(k):
             if cfg.batch_norm:
                 layers.append(nn.BatchNorm2d(chans[i]))
@@ -52,10 +74,11 @@ class DCGANGenerator(nn.Module):
         layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
         self.latent_dim = latent_dim
+        self.latent_view = () if cfg.fc else (1, 1)  # a vector for the FC stage, a 1x1 map for the first conv
         dcgan_init(self)
 
     def forward(self, z):
-        return self.net(z.view(len(z), self.latent_dim, 1, 1))
+        return self.net(z.reshape(len(z), self.latent_dim, *self.latent_view))
 
 
 class DCGANDiscriminator(Discriminator):
@@ -74,8 +97,12 @@ class DCGANDiscriminator(Discriminator):
             if cfg.dropout > 0:
                 layers.append(nn.Dropout(cfg.dropout))
             c = nxt
-        self.body = nn.Sequential(*layers, nn.Flatten())
+        layers.append(nn.Flatten())
         self.feature_dim = c * base * base
+        if cfg.fc:
+            layers += _fc_block(self.feature_dim, cfg.fc, cfg, "leaky_relu")
+            self.feature_dim = cfg.fc
+        self.body = nn.Sequential(*layers)
         self.head = spectral(nn.Linear(self.head_input_dim(cfg, self.feature_dim), out_dim), cfg.spectral_norm)
         dcgan_init(self)
 

@@ -97,12 +97,13 @@ class InfoGAN(Recipe):
             parts.append((torch.rand(n, self.cfg.cond.continuous, generator=generator) * 2 - 1).to(z))
         return torch.cat(parts, 1)
 
-    def info_loss(self, x: torch.Tensor, code: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """-L_I (up to H(c)), weighted: lambda * CE(c1) + lambda_cont * 0.5 * ||c_cont - mu(x)||^2."""
+    def info_loss(self, features: torch.Tensor, code: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """-L_I (up to H(c)), weighted: lambda * CE(c1) + lambda_cont * 0.5 * ||c_cont - mu(x)||^2.
+        ``features`` are D's features of the fakes x = G(code) (Q shares D's body and its pass)."""
         c = self.cfg.cond
-        q = self.nets["q"](self.nets["d"].features(x)).float()
+        q = self.nets["q"](features).float()
         codes = code[:, self.cfg.latent.dim:].float()
-        loss, logs = x.new_zeros(()).float(), {}
+        loss, logs = q.new_zeros(()).float(), {}
         if c.categorical:
             target = codes[:, : c.categorical].argmax(1)
             ce = F.cross_entropy(q[:, : c.categorical], target)
@@ -123,7 +124,8 @@ class InfoGAN(Recipe):
             code = self.latent(len(real))
             with torch.no_grad():
                 fake = self.nets["g"](code)
-            real_out, fake_out = d(self.d_input(real)), d(self.d_input(fake))
+            real_out = d(self.d_input(real))
+            fake_out, fake_features = d.forward_with_features(self.d_input(fake))
             loss = obj.d_loss(real_out, fake_out)
             logs = {"d_loss": loss.detach(), "d_real": obj.report(real_out), "d_fake": obj.report(fake_out)}
             logs.update({f"d/{k}": v for k, v in obj.logs.items()})
@@ -131,13 +133,13 @@ class InfoGAN(Recipe):
             if reg is not None:
                 logs["d_penalty"] = reg.detach()
                 loss = loss + reg
-            info, _ = self.info_loss(fake, code)
+            info, _ = self.info_loss(fake_features, code)
             return loss + info, logs
         code = self.latent(self.cfg.train.batch_size)
         fake = self.nets["g"](code)
-        fake_out = d(self.d_input(fake))
+        fake_out, fake_features = d.forward_with_features(self.d_input(fake))
         adv = obj.g_loss(fake_out)
-        info, logs = self.info_loss(fake, code)
+        info, logs = self.info_loss(fake_features, code)
         logs.update({"g_loss": adv.detach(), "d_fake_g": obj.report(fake_out)})
         return adv + info, logs
 
