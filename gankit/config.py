@@ -156,6 +156,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     ema_decay: float = _ranged(0.0, lo=0, hi=1, hi_open=True)  # 0 disables the EMA of G's weights
+    ema_start: int = _ranged(0, lo=0)  # before this step the EMA copy follows G exactly (BigGAN's ema_start)
+    ema_standing_stats: int = _ranged(0, lo=0)  # batches that re-estimate the EMA G's batch-norm statistics before each sample / checkpoint (0: copy G's)
     grad_clip: Optional[float] = _ranged(None, lo=0, lo_open=True)  # max global grad norm per optimiser
     amp: str = _choice("none", ("none", "bf16"))  # bf16 autocast for the networks; losses and optimiser state stay fp32
     channels_last: bool = True  # NHWC for conv nets: measured 1.1-1.3x faster on CPU (benchmarks/train_step.py)

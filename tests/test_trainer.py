@@ -44,6 +44,7 @@ def test_same_seed_same_weights(tmp_path, tiny_overrides):
     ["objective.name=wgan-gp", "d.batch_norm=false", "train.n_critic=2", "train.ema_decay=0.9",
      "tricks.instance_noise=0.1", "optim.g.schedule=linear", "optim.d.schedule=cosine", "g.dropout=0.2"],
     ["objective.name=wgan", "train.n_critic=3", "optim.d.type=rmsprop", "d.spectral_norm=true"],
+    ["train.ema_decay=0.9", "train.ema_start=3", "train.ema_standing_stats=2", "g.dropout=0.2"],
 ])
 def test_resume_is_bit_identical(tmp_path, tiny_overrides, extra):
     """Stop after step 4 (as Ctrl-C does), resume to 6: every weight and EMA equals an uninterrupted run's."""
@@ -132,6 +133,65 @@ def test_ema_tracks_generator(tmp_path, tiny_overrides):
     t.train_step()
     for e0, e1, p in zip(before, t.ema["g"].parameters(), t.recipe.nets["g"].parameters()):
         assert torch.allclose(e1, 0.5 * e0 + 0.5 * p)
+
+
+def test_ema_start_keeps_the_copy_equal_to_g_until_then(tmp_path, tiny_overrides):
+    cfg = load_config("mnist-dcgan", tiny_overrides + ["train.ema_decay=0.5", "train.ema_start=2"])
+    t = Trainer(cfg, tmp_path / "r", progress=False, tensorboard=False)
+    for _ in range(2):
+        t.train_step()
+        assert all(torch.equal(e, p) for e, p in zip(t.ema["g"].parameters(), t.recipe.nets["g"].parameters()))
+    before = [p.clone() for p in t.ema["g"].parameters()]
+    t.train_step()
+    for e0, e1, p in zip(before, t.ema["g"].parameters(), t.recipe.nets["g"].parameters()):
+        assert torch.allclose(e1, 0.5 * e0 + 0.5 * p)
+
+
+def test_standing_stats_re_estimate_the_ema_batch_norm_and_leave_training_alone(tmp_path, tiny_overrides):
+    """The EMA G's batch-norm statistics are the plain mean over train.ema_standing_stats batches of its own
+    latents (seed + 2,000,003 + step), not G's running statistics; training itself is unchanged."""
+    from gankit.train.trainer import STANDING_STATS_SEED_OFFSET
+
+    on = load_config("mnist-dcgan", tiny_overrides + ["train.ema_decay=0.9", "train.ema_standing_stats=3"])
+    off = load_config("mnist-dcgan", tiny_overrides + ["train.ema_decay=0.9"])
+    t = Trainer(on, tmp_path / "on", progress=False, tensorboard=False)
+    t.fit()
+    plain = weights(train(off, tmp_path / "off", progress=False).path)
+    nets, ema, _ = weights(tmp_path / "on")
+    assert all(torch.equal(nets[k], plain[0][k]) for k in nets)  # the global RNG did not move
+    assert all(torch.equal(ema[k], plain[1][k]) for k in ema if "running" not in k and "num_batches" not in k)
+
+    expected = Trainer(off, tmp_path / "by_hand", progress=False, tensorboard=False).recipe
+    expected.nets["g"].load_state_dict(t.ema["g"].state_dict())
+    g = expected.nets["g"]
+    norms = [m for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    sums = [torch.zeros_like(m.running_mean) for m in norms]
+
+    def accumulate(k):
+        def hook(module, inputs, output):
+            sums[k].add_(inputs[0].mean((0, 2, 3)) / 3)
+        return hook
+
+    hooks = [m.register_forward_hook(accumulate(k)) for k, m in enumerate(norms)]
+    gen = torch.Generator().manual_seed(on.train.seed + STANDING_STATS_SEED_OFFSET + on.train.steps)
+    g.train()
+    with torch.no_grad():
+        for _ in range(3):
+            g(expected.latent(on.train.batch_size, gen))
+    for h in hooks:
+        h.remove()
+    keys = sorted(k for k in ema if k.endswith("running_mean"))
+    assert len(keys) == len(norms) >= 2
+    for k, mean in zip(keys, sums):
+        assert torch.allclose(ema[k], mean, atol=1e-6), k
+        assert not torch.allclose(ema[k], nets[k], atol=1e-4), k  # G's own statistics were replaced
+
+
+def test_standing_stats_are_refused_for_translation(tmp_path):
+    cfg = load_config("colordigits-stargan", ["train.ema_decay=0.9", "train.ema_standing_stats=2"])
+    with pytest.raises(ConfigError, match="ema_standing_stats=0"):
+        Trainer(cfg, tmp_path / "r", progress=False, tensorboard=False)
+    assert not (tmp_path / "r").exists()
 
 
 def test_instance_noise_anneals_to_zero(tmp_path, tiny_overrides):

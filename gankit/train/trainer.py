@@ -32,6 +32,7 @@ from . import checkpoint as ckpt
 from .logger import MetricsLogger
 
 SAMPLE_SEED_OFFSET = 1_000_003  # the fixed grid latents come from their own seed, not the training stream
+STANDING_STATS_SEED_OFFSET = 2_000_003  # so do the latents that re-estimate the EMA G's batch-norm statistics
 
 
 def resolve_device(name: str) -> torch.device:
@@ -122,6 +123,9 @@ class Trainer:
         if cfg.train.eval_every is not None and self.info.pairing is not None:
             raise ConfigError("train.eval_every scores samples drawn from latents, but this run translates images; "
                               "remove train.eval_every and score translations with `gankit translate` + `gankit fid`")
+        if cfg.train.ema_standing_stats and self.info.pairing is not None:
+            raise ConfigError("train.ema_standing_stats feeds latents to G, but this run translates images; "
+                              "set train.ema_standing_stats=0")
         if resume:
             self._check_resumable()
 
@@ -161,6 +165,7 @@ class Trainer:
         self.autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
                          if cfg.train.amp == "bf16" else nullcontext())
         self.interrupted = False
+        self._standing_step = None  # the step whose EMA batch-norm statistics were last re-estimated
         self._stop = _StopFlag()
 
     def request_stop(self) -> None:
@@ -182,6 +187,7 @@ class Trainer:
             "stream": self.stream.state_dict(),
             "rng": ckpt.rng_state(),
         }
+        self._standing_stats()
         # State first, weights last: the weights file is what marks a checkpoint as complete.
         ckpt.save_trainer_state(d, state)
         ckpt.save_weights(d, self.step, self.info, self.recipe.nets, self.ema)
@@ -237,12 +243,45 @@ class Trainer:
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        decay = self.cfg.train.ema_decay
+        """theta_ema <- decay * theta_ema + (1 - decay) * theta (Karras et al. 2018; Yazici et al. 2019), with
+        decay 0 before ``train.ema_start`` (BigGAN, Brock et al. 2019), so that the average does not keep
+        the untrained initial weights. Buffers (batch-norm statistics) are copied from G."""
+        decay = self.cfg.train.ema_decay if self.step >= self.cfg.train.ema_start else 0.0
         for name, ema_net in self.ema.items():
             net = self.recipe.nets[name]
             torch._foreach_lerp_(list(ema_net.parameters()), list(net.parameters()), 1 - decay)
             for be, b in zip(ema_net.buffers(), net.buffers()):
                 be.copy_(b)
+        self._standing_step = None
+
+    @torch.no_grad()
+    def _standing_stats(self) -> None:
+        """Re-estimate the batch-norm statistics of the EMA generators ("standing statistics", Brock et al.
+        2019, BigGAN, appendix C.1). The running statistics copied from G belong to G's weights, not to
+        their average; with a fast-moving G (a high lr) the mismatch can wreck the EMA samples. Runs
+        ``train.ema_standing_stats`` batches of fresh latents through each EMA G in train mode and keeps
+        the exact (cumulative) average. Its latents come from their own generator and the global RNG is
+        restored, so training and resuming stay exactly as without it."""
+        n_batches = self.cfg.train.ema_standing_stats
+        if self.ema is None or n_batches == 0 or self._standing_step == self.step:
+            return
+        rng = ckpt.rng_state()
+        gen = torch.Generator().manual_seed(self.cfg.train.seed + STANDING_STATS_SEED_OFFSET + self.step)
+        norms = [m for m in self.ema.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative moving average: the plain mean over the batches
+        self.ema.train()
+        for _ in range(n_batches):
+            z = self.recipe.latent(self.cfg.train.batch_size, gen, self.device)
+            with self.autocast:
+                self.recipe.generate(z, self.ema)
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        self.ema.eval()
+        ckpt.set_rng_state(rng)
+        self._standing_step = self.step
 
     def train_step(self) -> dict:
         self.recipe.train()
@@ -262,6 +301,7 @@ class Trainer:
     # -- outputs ----------------------------------------------------------------------------------
     @torch.no_grad()
     def save_samples(self, name: str, logger: Optional[MetricsLogger] = None) -> Path:
+        self._standing_stats()
         nets = self.ema if self.ema is not None else self.recipe.nets
         self.recipe.eval()
         if self.ema is not None:
