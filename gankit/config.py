@@ -130,6 +130,8 @@ class CondConfig:
     continuous: int = _ranged(2, lo=0)  # InfoGAN: continuous codes, each U[-1, 1]
     info_weight: float = _ranged(1.0, lo=0)  # InfoGAN: lambda for the categorical code (paper: 1)
     info_weight_continuous: float = _ranged(0.1, lo=0)  # InfoGAN: lambda for continuous codes (paper: < 1)
+    q_optimizer: str = _choice("g", ("g", "d"))  # InfoGAN: which optimiser trains Q's head (the authors' code: d)
+    q_batch_norm: bool = False  # InfoGAN: Q's head is FC 128 - batch norm - lReLU - FC (the paper's table 1)
 
 
 @dataclass

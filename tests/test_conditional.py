@@ -119,6 +119,24 @@ def test_infogan_info_loss_is_the_weighted_lower_bound(tiny_overrides):
     assert recipe.code_slice("c3") == slice(cfg.latent.dim + 5, cfg.latent.dim + 6)
 
 
+@pytest.mark.parametrize("q_optimizer", ["g", "d"])
+def test_infogan_q_head_trains_with_the_chosen_optimiser(tmp_path, tiny_overrides, q_optimizer):
+    """cond.q_optimizer=d is the authors' code (Q's variables in D's scope): the D step moves Q, the G step
+    does not; with g it is the other way round. cond.q_batch_norm gives the paper's FC-BN-lReLU-FC head."""
+    from gankit.train import Trainer
+
+    cfg = _cfg(tiny_overrides, "infogan", f"cond.q_optimizer={q_optimizer}", "cond.q_batch_norm=true")
+    t = Trainer(cfg, tmp_path / "r", progress=False, tensorboard=False)
+    q = t.recipe.nets["q"]
+    assert [type(m).__name__ for m in q] == ["Linear", "BatchNorm1d", "LeakyReLU", "Linear"]
+    moved = {}
+    for phase in t.recipe.phases():
+        before = [p.clone() for p in q.parameters()]
+        t._update(phase, t.stream.next() if phase.needs_data else None, {})
+        moved[phase.name] = any(not torch.equal(a, b) for a, b in zip(before, q.parameters()))
+    assert moved == {"d": q_optimizer == "d", "g": q_optimizer == "g"}
+
+
 @pytest.fixture(scope="module")
 def cgan_run(tmp_path_factory):
     tiny = ["data.name=digits", "data.image_size=16", "g.width=8", "d.width=8", "latent.dim=8",

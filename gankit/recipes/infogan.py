@@ -12,8 +12,11 @@ codes (the paper uses a smaller lambda). log Q(c1 | x) is a softmax over c1's va
 continuous codes Q is a factored Gaussian with unit variance (the paper's "simply treating it as a
 factored Gaussian is sufficient"), so -log Q is 0.5 * (c - mu(x))^2 up to a constant. H(c) is constant.
 
-Any objective of the registry plays the V(D, G) part. Q's head trains with G (one optimiser, as in
-the paper's code); the D step adds L_I on its fakes so that D's shared body learns features Q can use.
+Any objective of the registry plays the V(D, G) part. Both steps add L_I on their fakes: the D step
+so that D's shared body learns features Q can use, the G step so that G makes its codes readable.
+Q's own head is trained by G's optimiser (``cond.q_optimizer=g``) or, as in the authors' code, where
+Q's variables live in D's scope, by D's (``cond.q_optimizer=d``). ``cond.q_batch_norm`` gives Q the
+paper's FC 128 - batch norm - lReLU - FC head (table 1).
 """
 from __future__ import annotations
 
@@ -67,14 +70,17 @@ class InfoGAN(Recipe):
     def build_nets(self, cfg, info):
         d = build_discriminator(cfg.d, info.shape)
         hidden = 128
-        q = nn.Sequential(nn.Linear(d.feature_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, self.code_dim))
+        norm = [nn.BatchNorm1d(hidden)] if cfg.cond.q_batch_norm else []
+        q = nn.Sequential(nn.Linear(d.feature_dim, hidden), *norm, nn.LeakyReLU(0.2), nn.Linear(hidden, self.code_dim))
         return nn.ModuleDict({"g": build_generator(cfg.g, cfg.latent.dim + self.code_dim, info.shape),
                               "d": d, "q": q})
 
     def optimizer_params(self):
-        """Q's head trains with G (optimiser ``g``); D's body also learns from L_I in the D step."""
-        return {"g": list(self.nets["g"].parameters()) + list(self.nets["q"].parameters()),
-                "d": list(self.nets["d"].parameters())}
+        """Q's head trains with optimiser ``cond.q_optimizer``; D's body also learns from L_I in the D step."""
+        q = list(self.nets["q"].parameters())
+        with_d = self.cfg.cond.q_optimizer == "d"
+        return {"g": list(self.nets["g"].parameters()) + ([] if with_d else q),
+                "d": list(self.nets["d"].parameters()) + (q if with_d else [])}
 
     def phases(self):
         return [Phase("d", "d", self.cfg.train.n_critic), Phase("g", "g", 1, needs_data=False, frozen=("d",))]
