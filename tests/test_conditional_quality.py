@@ -16,7 +16,8 @@ pytestmark = pytest.mark.slow
 # 97.4 %, mnist-projection 97.1 % (6,000 steps; at 3,500 they were 91.5 %, 94.7 % and 77.8 %),
 # the old mnist-infogan 52.2 % and 40.7 % (seeds 0 and 2). Fashion-MNIST (2026-11-24, 3,000 steps, the fashion-mnist
 # classifier at 91.8 % on real test images): fashion-acgan 88.6 % (241 s), fashion-cgan 77.8 % (281 s; pullover
-# 27 %, shirt 54 %), 83.4 % at 6,000 steps and 86.3 % at 9,000 (the preset now, 1,295 s beside two other jobs),
+# 27 %, shirt 54 %), 83.4 % at 6,000 steps and 86.3 % at 9,000 (the preset now, 1,295 s beside two other jobs;
+# 86.4 % in 511 s with two threads alone),
 # fashion-projection 50.6 % (225 s), and 88.7 % at 6,000 steps (447 s, the preset now). Every preset here now
 # reaches its bar on the measured seeds.
 
