@@ -1,6 +1,6 @@
 """Issue 5's quality bar (slow): conditional samples are the class asked for, read by gankit's classifier.
 
-Each run is a full preset (3,000-9,000 steps, about 4-23 minutes on one CPU thread); 1,000 samples each.
+Each run is a full preset (3,000-9,000 steps, about 4-23 minutes each on one CPU thread); 1,000 samples each.
 """
 import pytest
 import torch
@@ -49,24 +49,24 @@ def test_conditional_samples_have_the_requested_class(tmp_path, recipe, dataset,
     assert score["class_accuracy"] >= bar, score
 
 
-def test_infogan_categorical_code_finds_the_digits(tmp_path):
+@pytest.fixture
+def one_thread():
+    """Run on one intra-op thread (then restore): the float order, and so the trajectory, is the measured one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_infogan_categorical_code_finds_the_digits(tmp_path, one_thread):
     """The paper: 5 % error on full MNIST. Bar: >= 90 % Hungarian-matched accuracy in 2 of 3 seeds.
 
     Measured on 2026-11-24 (the preset: the authors' launcher settings, 5,000 steps of batch 128, one CPU thread,
-    about 23 min per seed beside another run): seeds 0 / 1 / 2 give 93.2 / 98.4 / 86.7 %. The thread count
-    changes the float order and so the trajectory, as a new seed would: seed 0 with two threads gave 86.4 %
-    (89.9 % after 8,000 steps; seed 2 reached 84.5 % at 8,000). The test runs on one thread so that its verdict
-    is the measured one and does not depend on the machine's core count.
+    about 23 min per seed beside another run, scoring every checkpoint): seeds 0 / 1 / 2 give 93.2 / 98.4 /
+    86.7 %. The thread count changes the float order and so the trajectory, as a new seed would: seed 0 with
+    two threads gave 86.4 % (89.9 % after 8,000 steps; seed 2 reached 84.5 % at 8,000). The test runs on one
+    thread so that its verdict is the measured one and does not depend on the machine's core count.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        _check_infogan_seeds(tmp_path)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _check_infogan_seeds(tmp_path):
     _classifier("mnist5k")
     scores = []
     for seed in range(3):
