@@ -5,6 +5,8 @@ User errors print one line (``gankit: error: ...``) and exit with status 2, with
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +21,7 @@ def _train(args) -> int:
 
     if args.resume:
         run_dir = Path(args.resume)
-        if args.config or args.name or args.run_dir or args.overwrite:
+        if args.config is not None or args.name is not None or args.run_dir is not None or args.overwrite:
             raise GankitError("--resume continues a run with its own config; do not combine it with "
                               "--config, --name, --run-dir or --overwrite")
         if not (run_dir / "config.yaml").exists():
@@ -29,9 +31,13 @@ def _train(args) -> int:
             values = _deep_update(values, parse_overrides(args.overrides))
         cfg = config_from_dict(values)
     else:
-        cfg = load_config(args.config or DEFAULT_PRESET, args.overrides)
-        if args.name:
-            cfg.name = args.name
+        from .train.rundir import check_run_name
+
+        cfg = load_config(DEFAULT_PRESET if args.config is None else args.config, args.overrides)
+        if args.name is not None:
+            cfg.name = check_run_name(args.name)
+        if args.run_dir is not None and not args.run_dir.strip():
+            raise GankitError("--run-dir is empty; give the folder to train in")
         run_dir = Path(args.run_dir) if args.run_dir else Path(args.runs) / cfg.name
     if args.dry_run:
         print(cfg.to_yaml(), end="")
@@ -78,9 +84,10 @@ def _sample(args) -> int:
                          seed=args.seed, ema=not args.no_ema)
         print(f"wrote a class grid (one row per class, one z per column) from step {run.step} to {out}")
         return 0
-    x = run.sample(args.n, seed=args.seed, ema=not args.no_ema, labels=args.cls)
     tag = "" if args.cls is None else f"_class{args.cls}"
     out = Path(args.out) if args.out else run.path / f"sample{tag}_seed{args.seed}.png"
+    _check_out_file(out)
+    x = run.sample(args.n, seed=args.seed, ema=not args.no_ema, labels=args.cls)
     if run.info.kind == "points":
         from .data import build_dataset
 
@@ -91,10 +98,47 @@ def _sample(args) -> int:
     return 0
 
 
+def _check_out_file(out: Path) -> None:
+    """An output file path must not be a folder, and its folder must exist or be creatable."""
+    if out.is_dir():
+        raise GankitError(f"--out {out} is a folder; give a file path such as {out / 'samples.png'}")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise GankitError(f"cannot write {out}: {parent} is not a writable folder; choose another --out")
+
+
+def _bounded(lo: int, hi: int):
+    """An argparse type: an integer in [lo, hi], refused in one line otherwise."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, got {value}")
+        return value
+    parse.__name__ = "integer"
+    return parse
+
+
+SEED = _bounded(0, 2**63 - 1)
+POSITIVE = _bounded(1, 2**31 - 1)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line, like every other gankit error (no usage block)."""
+
+    def error(self, message):
+        print(f"gankit: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(2)
+
+
 def _run_options(parser, out_help: str) -> None:
     """The options every command that draws from a run directory shares."""
     parser.add_argument("run")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=SEED, default=0)
     parser.add_argument("--out", help=out_help)
     parser.add_argument("--no-ema", action="store_true", help="use the raw G even if the run kept an EMA")
 
@@ -231,7 +275,7 @@ def _classifier(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gankit", description="Train, sample and explore GANs, offline.")
+    p = _Parser(prog="gankit", description="Train, sample and explore GANs, offline.")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a preset (default: mnist-dcgan) with key=value overrides")
@@ -250,8 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="sample a grid from a run")
     s.add_argument("run")
-    s.add_argument("--n", type=int, default=64)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--n", type=POSITIVE, default=64)
+    s.add_argument("--seed", type=SEED, default=0)
     s.add_argument("--out", help="PNG path (default: RUN/sample_seedN.png)")
     s.add_argument("--no-ema", action="store_true", help="use the raw G even if the run kept an EMA")
     s.add_argument("--class", dest="cls", type=int, help="conditional runs: every sample of this class")
@@ -261,8 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("traverse", help="InfoGAN: vary one latent code, hold the rest (paper's fig. 2)")
     _run_options(t, "PNG path (default: RUN/traverse_CODE.png)")
     t.add_argument("--code", required=True, help="c1 (categorical), c2, c3, ... (continuous)")
-    t.add_argument("--rows", type=int, default=8)
-    t.add_argument("--steps", type=int, default=10, help="values of a continuous code")
+    t.add_argument("--rows", type=_bounded(1, 1000), default=8)
+    t.add_argument("--steps", type=_bounded(1, 1000), default=10, help="values of a continuous code")
     t.add_argument("--span", type=float, default=2.0, help="continuous codes go from -span to span")
     t.set_defaults(func=_traverse)
 
@@ -270,14 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(a, "output folder (default: RUN/arithmetic)")
     a.add_argument("--indices", help="three groups of sample indices on the sheet, e.g. '1,2,3;4,5,6;7,8,9'")
     a.add_argument("--classes", help="three classes a,b,c (conditional runs, or the dataset's classifier)")
-    a.add_argument("--n", type=int, default=64, help="samples on the numbered sheet")
+    a.add_argument("--n", type=_bounded(1, 10000), default=64, help="samples on the numbered sheet")
     a.set_defaults(func=_arithmetic)
 
     i = sub.add_parser("interpolate", help="latent interpolation grid (linear and slerp) and GIF")
     i.add_argument("run")
-    i.add_argument("--pairs", type=int, default=8)
-    i.add_argument("--steps", type=int, default=10)
-    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--pairs", type=_bounded(1, 1000), default=8)
+    i.add_argument("--steps", type=_bounded(2, 1000), default=10)
+    i.add_argument("--seed", type=SEED, default=0)
     i.add_argument("--out", help="output folder (default: RUN/interpolation)")
     i.add_argument("--no-ema", action="store_true")
     i.add_argument("--classes", help="conditional runs: a,b keeps each z and moves its label from a to b")
@@ -298,18 +342,19 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("b", nargs="?")
     f.add_argument("--backbone", default="effnet-lite0",
                    help="effnet-lite0 (offline default), inception (needs local weights), classifier:DATASET")
-    f.add_argument("--limit", type=int, help="use at most this many images of each source")
+    f.add_argument("--limit", type=POSITIVE, help="use at most this many images of each source")
     f.add_argument("--save-stats", metavar="OUT.npz", help="write A's statistics instead of comparing")
-    f.add_argument("--resize", type=int, help="effnet-lite0 input size (default 224)")
+    f.add_argument("--resize", type=_bounded(32, 1024), help="effnet-lite0 input size, 32..1024 (default 224)")
     f.set_defaults(func=_fid)
 
     e = sub.add_parser("eval", help="FID, KID, IS, precision/recall, density/coverage of a run (JSON in RUN/eval)")
     e.add_argument("run")
     e.add_argument("--metrics", default="fid,kid,is,pr,dc")
-    e.add_argument("--n", type=int, default=10000, help="samples per side (default 10000)")
+    e.add_argument("--n", type=_bounded(2, 2**31 - 1), default=10000, help="samples per side (default 10000)")
     e.add_argument("--backbone", default="effnet-lite0")
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--resize", type=int, help="effnet-lite0 input size (default 224; 64-128 is much faster on CPU)")
+    e.add_argument("--seed", type=SEED, default=0)
+    e.add_argument("--resize", type=_bounded(32, 1024),
+                   help="effnet-lite0 input size, 32..1024 (default 224; 64-128 is much faster on CPU)")
     e.set_defaults(func=_eval)
 
     lab = sub.add_parser("lab", help="run an experiment from the slides: optimal-d, vanishing-gradients, "
@@ -317,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("name")
     lab.add_argument("--out", help="output folder (default runs/lab-NAME)")
     lab.add_argument("--steps", type=int, help="training steps (each experiment has its default)")
-    lab.add_argument("--seed", type=int, help="(first) seed")
+    lab.add_argument("--seed", type=SEED, help="(first) seed")
     lab.add_argument("--seeds", type=int, help="mode-collapse: seeds per arm (default 3)")
     lab.add_argument("--arms", help="mode-collapse: objective[+pack<m>][+mbstd][+critic<k>],... "
                                     "(default minimax,ns,ns+pack2,ns+mbstd,ns-r1+pack2,wgan-gp)")
@@ -336,8 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--sampler", default="random", help="random (the Lucic protocol) or tpe")
     st.add_argument("--backbone", help="FID features (default classifier:DATASET)")
     st.add_argument("--n-eval", type=int, default=1000, help="samples per side for FID")
-    st.add_argument("--seed", type=int, default=0)
-    st.add_argument("--workers", type=int, default=1, help="local worker processes sharing the study")
+    st.add_argument("--seed", type=SEED, default=0)
+    st.add_argument("--workers", type=_bounded(1, 256), default=1, help="local worker processes sharing the study")
     st.add_argument("--storage", help="Optuna database URL (default sqlite:///OUT/study.db); give the same URL "
                                       "on several machines to share one study")
     st.add_argument("--out", help="study directory (default studies/DATASET)")
@@ -349,19 +394,48 @@ def build_parser() -> argparse.ArgumentParser:
     csub = c.add_subparsers(dest="action", required=True)
     ct = csub.add_parser("train", help="train and cache it")
     ct.add_argument("dataset", help="a labelled image dataset, e.g. mnist5k or fashion-mnist")
-    ct.add_argument("--epochs", type=int)
-    ct.add_argument("--seed", type=int, default=0)
+    ct.add_argument("--epochs", type=POSITIVE, help="passes over the training set (default: about 60k examples)")
+    ct.add_argument("--seed", type=SEED, default=0)
     ct.add_argument("--no-progress", action="store_true")
     ct.set_defaults(func=_classifier)
     return p
 
 
+def parse_args(argv=None) -> argparse.Namespace:
+    """Parse like argparse, but let ``key=value`` overrides and options come in any order
+    (``gankit train --config X train.steps=2 --no-progress train.plot_samples=false``)."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+            args.overrides = list(args.overrides) + extra
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except SystemExit as e:  # --help, or a bad command line (already reported in one line)
+        return e.code if isinstance(e.code, int) else 2
     try:
         return args.func(args)
     except GankitError as e:
-        print(f"gankit: error: {e}", file=sys.stderr)
+        print(f"gankit: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("gankit: error: out of memory; lower the batch size, the number of samples or the network size",
+              file=sys.stderr)
+        return 2
+    except OSError as e:  # a read-only folder, a full disk, a missing file: the system says which
+        what = f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
+        hint = " (free some disk space; the last complete files are kept)" if e.errno == errno.ENOSPC else ""
+        print(f"gankit: error: {_one_line(what)}{hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)

@@ -10,6 +10,7 @@ in the run directory as ``config.yaml``; loading that file back gives the same c
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from .errors import ConfigError
 from .registry import closest
 
 PRESET_DIR = Path(__file__).parent / "configs"
+MAX_SEED = 2**63 - 1  # torch.manual_seed takes a 64-bit seed
+MAX_FLOAT = 1e30  # larger settings overflow float32 arithmetic somewhere; none is meaningful
 
 
 def _choice(default, choices, **meta):
@@ -42,7 +45,7 @@ class DataConfig:
     name: str = _registry("mnist5k", "datasets")
     root: Optional[str] = None  # image folder path, or a directory overriding a dataset's default location
     split: str = _choice("train", ("train", "test", "all"))
-    image_size: Optional[int] = _ranged(None, lo=4)  # None: the dataset's native size
+    image_size: Optional[int] = _ranged(None, lo=4, hi=2048)  # None: the dataset's native size
     channels: Optional[int] = _choice(None, (None, 1, 3))  # image folders: None = 1 if every image is grayscale else 3
     limit: Optional[int] = _ranged(None, lo=1)  # keep only the first N examples (quick experiments)
     radius: float = _ranged(2.0, lo=0, lo_open=True)  # 2-D toys: ring radius / grid spacing scale
@@ -154,13 +157,14 @@ class TrainConfig:
 
     steps: int = _ranged(3000, lo=1)
     batch_size: int = _ranged(64, lo=1)
-    n_critic: int = _ranged(1, lo=1)
-    seed: int = 0
+    n_critic: int = _ranged(1, lo=1, hi=1000)
+    seed: int = _ranged(0, lo=0, hi=MAX_SEED)
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     ema_decay: float = _ranged(0.0, lo=0, hi=1, hi_open=True)  # 0 disables the EMA of G's weights
     ema_start: int = _ranged(0, lo=0)  # before this step the EMA copy follows G exactly (BigGAN's ema_start)
     ema_standing_stats: int = _ranged(0, lo=0)  # batches that re-estimate the EMA G's batch-norm statistics before each sample / checkpoint (0: copy G's)
     grad_clip: Optional[float] = _ranged(None, lo=0, lo_open=True)  # max global grad norm per optimiser
+    skip_nonfinite: bool = False  # skip an update whose gradient norm is NaN/inf (logged as skipped/<optim>) instead of stopping
     amp: str = _choice("none", ("none", "bf16"))  # bf16 autocast for the networks; losses and optimiser state stay fp32
     channels_last: bool = True  # NHWC for conv nets: measured 1.1-1.3x faster on CPU (benchmarks/train_step.py)
     log_every: int = _ranged(25, lo=1)
@@ -363,9 +367,11 @@ def preset_names() -> list[str]:
 
 def read_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text; save it as UTF-8") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
     if not isinstance(data, dict):
@@ -375,7 +381,11 @@ def read_yaml(path: Path) -> dict:
 
 def preset_values(preset: str) -> dict:
     """The raw values of a preset, by name or by path to a YAML file."""
+    if not preset.strip():
+        raise ConfigError("--config is empty; give a preset name (see `gankit list`) or a YAML file")
     path = Path(preset)
+    if path.is_dir():
+        raise ConfigError(f"--config {preset} is a folder; give a preset name or a YAML file")
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.exists():
             raise ConfigError(f"config file {preset} does not exist")
@@ -394,7 +404,7 @@ def load_config(preset: Optional[str] = None, overrides: Optional[list[str] | di
 
     ``overrides`` is a list of ``key=value`` strings or a nested dict.
     """
-    values = preset_values(preset) if preset else {}
+    values = preset_values(preset) if preset is not None else {}
     if overrides:
         extra = parse_overrides(overrides) if isinstance(overrides, (list, tuple)) else overrides
         values = _deep_update(values, extra)
@@ -431,9 +441,21 @@ def _registry_for(name: str):
     }[name]
 
 
+def _check_number(value, key):
+    """NaN and infinity pass every comparison, and huge numbers overflow later: refuse both here."""
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            _check_number(v, key)
+    elif isinstance(value, float) and not (math.isfinite(value) and abs(value) <= MAX_FLOAT):
+        raise ConfigError(f"{key} = {value!r} must be a finite number of magnitude at most {MAX_FLOAT:g}")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SEED:
+        raise ConfigError(f"{key} = {value} is too large (at most {MAX_SEED})")
+
+
 def _check_field(obj, f, key):
     value = getattr(obj, f.name)
     meta = f.metadata
+    _check_number(value, key)
     if "choices" in meta and value not in meta["choices"]:
         shown = ", ".join("none" if c is None else str(c) for c in meta["choices"])
         raise ConfigError(f"{key} = {value!r} is not allowed{closest(value, map(str, meta['choices']))}; choose one of: {shown}")
@@ -462,6 +484,9 @@ def _walk(obj, prefix=""):
 
 def validate(cfg: Config) -> Config:
     """Check every value against its field's choices, registry and range; then cross-field rules."""
+    from .train.rundir import check_run_name
+
+    check_run_name(cfg.name)
     for obj, f, key in _walk(cfg):
         _check_field(obj, f, key)
     dev = cfg.train.device

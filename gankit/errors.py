@@ -17,5 +17,9 @@ class RunDirError(GankitError):
     """A run directory that exists when it should not, or is missing / incomplete when it should exist."""
 
 
+class CheckpointError(RunDirError):
+    """A checkpoint file that is corrupt, forged, or does not match the run's networks."""
+
+
 class TrainingDiverged(GankitError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
+    """A loss, a gradient norm or the weights became NaN or infinite; the last good checkpoint is kept."""

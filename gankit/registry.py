@@ -15,7 +15,9 @@ T = TypeVar("T")
 
 def closest(name: str, candidates: Iterable[str]) -> str:
     """' (did you mean X?)' for the closest candidate, or '' if none is close."""
-    match = difflib.get_close_matches(str(name), list(candidates), n=1, cutoff=0.5)
+    candidates = list(candidates)
+    same_letters = [c for c in candidates if str(c).lower() == str(name).lower()]
+    match = same_letters or difflib.get_close_matches(str(name), candidates, n=1, cutoff=0.5)
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 

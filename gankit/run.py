@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from .config import Config, config_from_dict, read_yaml
-from .errors import ConfigError, RunDirError
+from .errors import CheckpointError, ConfigError, GankitError, RunDirError
+from .memory import check_sampling_fits
 from .registry import closest
 from .recipes import build_recipe
 from .train import checkpoint as ckpt
@@ -39,14 +40,24 @@ class Run:
     def _load(self, device):
         key = str(device)
         if key not in self._cache:
-            nets, ema, step, info = ckpt.read_weights(self.path / "checkpoints")
+            d = self.path / "checkpoints"
+            nets, ema, step, info = ckpt.read_weights(d)
+            bad = ckpt.first_nonfinite(list(nets.items()) + list(ema.items()))
+            if bad:
+                raise CheckpointError(f"{d / ckpt.WEIGHTS} holds non-finite weights ({bad}); it cannot be sampled. "
+                                      "Train the run again (a lower lr or train.grad_clip)")
             recipe = build_recipe(self.config, info)
-            recipe.nets.load_state_dict(nets)
             ema_nets = None
-            if ema:
-                ema_nets = nn.ModuleDict({g: copy.deepcopy(recipe.nets[g]) for g in recipe.generators})
-                ema_nets.load_state_dict(ema)
-                ema_nets.to(device).eval()
+            try:
+                recipe.nets.load_state_dict(nets)
+                if ema:
+                    ema_nets = nn.ModuleDict({g: copy.deepcopy(recipe.nets[g]) for g in recipe.generators})
+                    ema_nets.load_state_dict(ema)
+                    ema_nets.to(device).eval()
+            except RuntimeError as e:
+                raise CheckpointError(f"{d / ckpt.WEIGHTS} does not match the networks of {self.path / 'config.yaml'} "
+                                      f"({str(e).strip().splitlines()[-1].strip()[:160]}); the two files come from "
+                                      "different runs, or one of them was edited") from None
             self._cache[key] = (recipe.to(device).eval(), ema_nets, step, info)
         return self._cache[key]
 
@@ -80,6 +91,10 @@ class Run:
     def latent(self, n: int, seed: int = 0, device="cpu", labels=None) -> torch.Tensor:
         """G's input for ``n`` samples drawn with ``seed``; ``labels`` (N,) picks the classes of a
         conditional run (or InfoGAN's c1)."""
+        from .config import MAX_SEED
+
+        if not 0 <= seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
         gen = torch.Generator().manual_seed(seed)
         if labels is None:
             return self.recipe(device).latent(n, gen, device)
@@ -99,7 +114,14 @@ class Run:
     def generate(self, z: torch.Tensor, ema: bool = True, device="cpu", dropout: Optional[bool] = None) -> torch.Tensor:
         """G(z). ``dropout`` keeps G's dropout on (default: the run's ``tricks.g_dropout_at_sample``)."""
         recipe, nets = self.recipe(device), self._sampling_nets(ema, device, dropout)
-        return recipe.generate(z.to(device), nets).float().cpu()
+        return self._finite(recipe.generate(z.to(device), nets).float().cpu())
+
+    def _finite(self, x: torch.Tensor) -> torch.Tensor:
+        """G's outputs, refused when any is NaN or infinite (finite weights can still overflow)."""
+        if not bool(torch.isfinite(x).all()):
+            raise GankitError(f"the generator of {self.path} produced NaN or infinite outputs; the run cannot be "
+                              "sampled. Train it again (a lower lr or train.grad_clip)")
+        return x
 
     def _sampling_nets(self, ema: bool, device, dropout: Optional[bool]) -> nn.ModuleDict:
         """The networks to sample with, G's dropout on or off (default: the run's ``tricks.g_dropout_at_sample``)."""
@@ -138,15 +160,15 @@ class Run:
             if direction not in recipe.directions:
                 raise ConfigError(f"this {self.config.recipe} run translates {' and '.join(recipe.directions)} only, "
                                   f"not {direction}")
-            return recipe.translate(x, nets, direction=direction).float().cpu()
+            return self._finite(recipe.translate(x, nets, direction=direction).float().cpu())
         if direction:
             raise ConfigError("--direction is for pix2pix and CycleGAN runs; a StarGAN run takes --to attr=value")
         if target is not None:
-            return recipe.translate(x, nets, target=target.to(device)).float().cpu()
+            return self._finite(recipe.translate(x, nets, target=target.to(device)).float().cpu())
         target = recipe.predict(x)
         for name, value in (to or {}).items():
             target[:, self.attribute_index(name)] = self.value_index(name, value)
-        return recipe.translate(x, nets, target=target).float().cpu()
+        return self._finite(recipe.translate(x, nets, target=target).float().cpu())
 
     def attribute_index(self, name: str) -> int:
         names = [a for a, _ in self.info.attributes or ()]
@@ -168,6 +190,7 @@ class Run:
         """``n`` samples from fresh latents drawn with ``seed``; ``labels``: a class, or one per sample."""
         if n < 1:
             raise ConfigError(f"--n must be at least 1, got {n}")
+        check_sampling_fits(n, self.recipe(device), f"drawing {n:,} samples at once", "lower --n")
         return self.generate(self.latent(n, seed, device, labels), ema, device)
 
 

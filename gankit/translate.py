@@ -32,6 +32,16 @@ def input_files(path: str | Path) -> list[Path]:
     raise DataError(f"--input {p} does not exist; give an image file or a folder of images")
 
 
+def output_stems(files: list[Path]) -> list[str]:
+    """One distinct output name per input: the input's stem, or stem_ext where two inputs share a stem
+    (``a.png`` and ``a.jpg``) or the stem is the sheet's (``sheet.png``)."""
+    counts: dict = {}
+    for f in files:
+        counts[f.stem.lower()] = counts.get(f.stem.lower(), 0) + 1
+    return [f"{f.stem}_{f.suffix.lstrip('.').lower()}" if counts[f.stem.lower()] > 1 or f.stem.lower() == "sheet"
+            else f.stem for f in files]
+
+
 def parse_targets(text: Optional[str]) -> dict:
     """``"stroke=blue,background=white"`` -> {"stroke": "blue", "background": "white"}."""
     out = {}
@@ -70,7 +80,8 @@ def translate_images(run, inputs: str | Path, out: str | Path, direction: Option
     else:
         variants = [(f"_{a}={v}", {a: v}) for a, values in run.info.attributes for v in values]
     out = Path(out)
-    planned = [out / f"{f.stem}{suffix}.png" for f in files for suffix, _ in variants] + [out / "sheet.png"]
+    stems = output_stems(files)
+    planned = [out / f"{stem}{suffix}.png" for stem in stems for suffix, _ in variants] + [out / "sheet.png"]
     existing = [p for p in planned if p.exists()]
     if existing and not overwrite:
         raise GankitError(f"{existing[0]} already exists; choose another --out or pass --overwrite")
@@ -80,9 +91,9 @@ def translate_images(run, inputs: str | Path, out: str | Path, direction: Option
         chunk = files[i : i + batch]
         x = torch.from_numpy(np.stack([load_image(f, c, h) for f in chunk])).float() / 127.5 - 1
         outs = [run.translate(x, direction=direction, to=t, ema=ema) for _, t in variants]
-        for j, f in enumerate(chunk):
+        for j, stem in enumerate(stems[i : i + batch]):
             for (suffix, _), y in zip(variants, outs):
-                path = out / f"{f.stem}{suffix}.png"
+                path = out / f"{stem}{suffix}.png"
                 _save_png(y[j], path)
                 written.append(path)
         rows.append(torch.stack([x] + [_match_channels(y, x.shape[1]) for y in outs], 1).flatten(0, 1))

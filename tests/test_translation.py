@@ -251,6 +251,7 @@ def test_cyclegan_trains_resumes_exactly_with_its_history_pool(tmp_path):
     for _ in range(3):
         half.train_step()
     half.save_checkpoint()
+    half.close()  # a Trainer holds its run directory until fit returns or close is called
     resumed = Trainer(cfg, tmp_path / "half", resume=True, progress=False, tensorboard=False).fit()
     a, b = straight.recipe().nets.state_dict(), resumed.recipe().nets.state_dict()
     assert int(b["pool_a.filled"]) == 8

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DataError
+from ..memory import check_fits
 from ..registry import DATASETS
 from .base import TensorDataset
 
@@ -28,6 +29,8 @@ def resize_uint8(x: torch.Tensor, size: int, chunk: int = 4096) -> torch.Tensor:
     """Resize uint8 (N, C, H, W) images to size x size (bilinear, antialiased when shrinking)."""
     if x.shape[-2:] == (size, size):
         return x
+    check_fits(float(len(x)) * x.shape[1] * size * size, f"{len(x)} images at {size}x{size}",
+               "lower data.image_size or set data.limit")
     shrink = size < x.shape[-1]
     out = [
         F.interpolate(x[i : i + chunk].float(), size=(size, size), mode="bilinear", align_corners=False,
@@ -125,6 +128,28 @@ def digits(cfg) -> TensorDataset:
     return _finish(x, d.target[idx], cfg, "digits", 32, 10, [str(i) for i in range(10)])
 
 
+MAX_IMAGE_PIXELS = 64 * 2**20  # 8192 x 8192: far above what gankit trains on, far below a decompression bomb
+
+
+def check_pixels(path: Path, size: tuple) -> None:
+    w, h = size
+    if w * h > MAX_IMAGE_PIXELS:
+        raise DataError(f"image {path} claims {w}x{h} pixels, more than gankit reads ({MAX_IMAGE_PIXELS:,}); "
+                        "shrink it or remove it (a file this large may be a decompression bomb)")
+
+
+def to_8bit(im):
+    """16- and 32-bit integer grayscale (16-bit PNGs open as I;16 or I) scaled to 8 bits, not clipped:
+    PIL's own convert("L") clips every value above 255 to white."""
+    from PIL import Image
+
+    if not (im.mode == "I" or im.mode.startswith("I;16")):
+        return im
+    arr = np.asarray(im).astype(np.float64)
+    scaled = np.clip(np.round(arr * (255.0 / 65535.0)), 0, 255).astype(np.uint8)
+    return Image.fromarray(scaled)
+
+
 def load_image(path: Path, channels: int, size: int, box: tuple | None = None) -> np.ndarray:
     """One image as uint8 (C, size, size); ``box`` (left, top, right, bottom) crops it first (the halves
     of a pix2pix side-by-side pair).
@@ -137,15 +162,17 @@ def load_image(path: Path, channels: int, size: int, box: tuple | None = None) -
 
     try:
         with Image.open(path) as im:
+            check_pixels(path, im.size)  # before decoding: a tiny file can claim a huge image
             im.load()
             if box is not None:
                 im = im.crop(box)
+            im = to_8bit(im)
             if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
                 rgba = im.convert("RGBA")
                 im = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 im.alpha_composite(rgba)
             im = im.convert("L" if channels == 1 else "RGB")
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"cannot read image {path}: {e}; fix or remove the file") from None
     w, h = im.size
     scale = size / min(w, h)
@@ -161,8 +188,8 @@ def _is_gray(path: Path) -> bool:
 
     try:
         with Image.open(path) as im:
-            return im.mode in ("1", "L", "LA", "I", "I;16", "F")
-    except OSError as e:
+            return im.mode in ("1", "L", "LA", "I", "F") or im.mode.startswith("I;16")
+    except (OSError, Image.DecompressionBombError) as e:
         raise DataError(f"cannot read image {path}: {e}; fix or remove the file") from None
 
 
@@ -186,6 +213,8 @@ def image_folder(cfg) -> TensorDataset:
         files = files[: cfg.limit]
     channels = cfg.channels or (1 if all(_is_gray(p) for p in files) else 3)
     size = cfg.image_size or 64
+    check_fits(float(len(files)) * channels * size * size, f"{len(files)} images at {size}x{size}",
+               "lower data.image_size or set data.limit")
     x = np.stack([load_image(p, channels, size) for p in files])
     parents = [p.parent.relative_to(root) for p in files]
     labels, names = None, None

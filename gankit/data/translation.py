@@ -236,7 +236,7 @@ def paired_folder(cfg) -> PairedDataset:
         try:
             with Image.open(path) as im:
                 w, h = im.size
-        except (OSError, UnidentifiedImageError) as e:
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as e:
             raise DataError(f"cannot read image {path}: {e}; fix or remove the file") from None
         if w != 2 * h:
             raise DataError(f"{path} is {w}x{h}; a paired image must be twice as wide as it is high (A|B side by side)")

@@ -19,6 +19,9 @@ def run_experiment(name: str, out_dir: str | Path | None = None, **kw) -> dict:
 
         raise GankitError(f"unknown experiment '{name}'{closest(name, EXPERIMENTS)}; "
                           f"choose one of: {', '.join(sorted(EXPERIMENTS))}")
+    for key in ("steps", "seeds"):
+        if key in kw and kw[key] < 1:
+            raise GankitError(f"--{key} must be at least 1, got {kw[key]}")
     out = Path(out_dir) if out_dir else Path("runs") / f"lab-{name}"
     out.mkdir(parents=True, exist_ok=True)
     module = EXPERIMENTS[name]

@@ -70,6 +70,8 @@ class StudySettings:
             raise ConfigError(f"unknown --space '{self.space}'; choose one of: {', '.join(SPACES)}")
         if self.sampler not in ("random", "tpe"):
             raise ConfigError(f"unknown --sampler '{self.sampler}'; choose random (the Lucic protocol) or tpe")
+        for name in self.objectives:  # the preset and every override, checked before anything is written
+            trial_config(self, name, [], self.seed)
 
     @property
     def fid_backbone(self) -> str:
@@ -91,7 +93,7 @@ def open_settings(out: Path, settings: StudySettings) -> StudySettings:
     settings.validate()
     path = out / SETTINGS_FILE
     if path.exists():
-        old = json.loads(path.read_text())
+        old = _read_json(path)
         new = settings.to_json()
         diff = [k for k in new if k != "budget" and old.get(k) != new[k]]
         if diff:
@@ -110,9 +112,23 @@ def read_settings(out: Path) -> StudySettings:
     path = Path(out) / SETTINGS_FILE
     if not path.exists():
         raise GankitError(f"{out} is not a study directory (no {SETTINGS_FILE}); start one with gankit study --out {out} ...")
-    d = json.loads(path.read_text())
-    d["overrides"] = tuple(d.get("overrides", ()))
-    return StudySettings(**d)
+    d = _read_json(path)
+    try:
+        d["overrides"] = tuple(d.get("overrides", ()))
+        return StudySettings(**d)
+    except TypeError as e:
+        raise GankitError(f"{path} is not a gankit study file ({e}); restore it or start a new study with --out") from None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise GankitError(f"{path} is corrupt ({str(e).splitlines()[0]}); restore it or start a new study with "
+                          "another --out") from None
+    if not isinstance(d, dict):
+        raise GankitError(f"{path} is corrupt (not a JSON object); restore it or start a new study with another --out")
+    return d
 
 
 def quiet_optuna() -> None:
@@ -138,16 +154,26 @@ def storage_for(url: str):
         raise GankitError(f"cannot open the study storage {url!r}: {reason}") from None
 
 
+def setting_slot(study, number: int) -> int:
+    """The index of a trial's setting in the study's one sequence of settings: the number of first-try trials
+    before it. A trial retried after its worker died (Optuna gives it a new number) keeps the slot of the
+    trial it retries, so a kill neither skips a setting nor shifts the sequence that every objective shares."""
+    trials = study.get_trials(deepcopy=False)
+    this = next((t for t in trials if t.number == number), None)
+    first = this.system_attrs.get("failed_trial", number) if this is not None else number
+    return sum(1 for t in trials if t.number < first and "failed_trial" not in t.system_attrs)
+
+
 class TrialSeededRandomSampler(optuna.samplers.RandomSampler):
-    """Optuna's RandomSampler, reseeded before each trial from (seed, trial number): a trial's setting is
-    the same whichever worker draws it and however often the study is restarted."""
+    """Optuna's RandomSampler, reseeded before each trial from (seed, setting slot): a trial's setting is
+    the same whichever worker draws it and however often the study is restarted or a trial retried."""
 
     def __init__(self, seed: int):
         super().__init__(seed)
         self.base_seed = seed
 
     def before_trial(self, study, trial):
-        self._rng.rng.seed((self.base_seed * 1_000_003 + trial.number) % 2**32)
+        self._rng.rng.seed((self.base_seed * 1_000_003 + setting_slot(study, trial.number)) % 2**32)
 
 
 def make_sampler(settings: StudySettings):
@@ -173,11 +199,13 @@ def run_trial(settings: StudySettings, out: Path, objective: str, trial) -> floa
     from ..train import train
 
     params = suggest(trial, settings.space, objective)
+    slot = setting_slot(trial.study, trial.number)
     trial.set_user_attr("overrides", params)
+    trial.set_user_attr("slot", slot)
     fids = []
     for s in range(settings.seeds):
         seed = settings.seed + s
-        run_dir = out / "runs" / objective / f"trial_{trial.number:04d}" / f"seed_{seed}"
+        run_dir = out / "runs" / objective / f"trial_{slot:04d}" / f"seed_{seed}"
         cfg = trial_config(settings, objective, params, seed)
         try:
             run = train(cfg, run_dir, overwrite=True, progress=False, tensorboard=False)
@@ -188,7 +216,7 @@ def run_trial(settings: StudySettings, out: Path, objective: str, trial) -> floa
         report = evaluate_run(run, ("fid",), n=settings.n_eval, backbone=settings.fid_backbone, seed=0)
         fids.append(float(next(v for k, v in report["scores"].items() if k.startswith("fid"))))
     trial.set_user_attr("fids", fids)
-    trial.set_user_attr("run_dir", str(out / "runs" / objective / f"trial_{trial.number:04d}"))
+    trial.set_user_attr("run_dir", str(out / "runs" / objective / f"trial_{slot:04d}"))
     return sum(fids) / len(fids)
 
 

@@ -5,6 +5,8 @@ import json
 import math
 from pathlib import Path
 
+from ..io import write_text
+
 
 def read_metrics(path: Path) -> list[dict]:
     if not Path(path).exists():
@@ -24,7 +26,8 @@ class MetricsLogger:
         self.path = run_dir / "metrics.jsonl"
         kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= start_step]
         # Rows past the checkpoint belong to an interrupted future: drop them so the log matches the weights.
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        # Atomic: a kill while rewriting keeps the old file whole.
+        write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
         self.rows = kept
         self._file = open(self.path, "a")
         self.tb = None
@@ -50,3 +53,4 @@ class MetricsLogger:
         self._file.close()
         if self.tb is not None:
             self.tb.close()
+            self.tb = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import shutil
 import signal
 import threading
 import time
@@ -20,9 +19,11 @@ from typing import Optional
 
 import torch
 
-from ..config import Config
+from ..config import Config, _default_optims
+
+DEFAULT_OPTIMIZERS = tuple(_default_optims())  # entries every config has, used or not (GMMN has no D)
 from ..data import build_dataset
-from ..errors import ConfigError, RunDirError, TrainingDiverged
+from ..errors import CheckpointError, ConfigError, RunDirError, TrainingDiverged
 from ..io import save_tensors, write_text
 from ..objectives import build_objective
 from ..recipes import DataInfo, build_recipe
@@ -30,6 +31,8 @@ from ..viz.grid import make_grid, save_grid
 from ..viz.plots import plot_losses, plot_toy
 from . import checkpoint as ckpt
 from .logger import MetricsLogger
+from ..memory import check_training_fits
+from .rundir import prepare_run_dir, remove_stale_temporaries
 
 SAMPLE_SEED_OFFSET = 1_000_003  # the fixed grid latents come from their own seed, not the training stream
 STANDING_STATS_SEED_OFFSET = 2_000_003  # so do the latents that re-estimate the EMA G's batch-norm statistics
@@ -75,29 +78,19 @@ def lr_factor(schedule: str, decay_start: float, total: int):
     return factor
 
 
-def prepare_run_dir(path: Path, resume: bool, overwrite: bool) -> None:
-    if resume:
-        if not (path / "config.yaml").exists():
-            raise RunDirError(f"cannot resume {path}: it has no config.yaml (is it a gankit run directory?)")
-        return
-    if path.exists() and any(path.iterdir()):
-        if not overwrite:
-            raise RunDirError(f"run directory {path} already exists; use --resume to continue it, "
-                              "--overwrite to replace it, or --name to choose another")
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-
-
 class _StopFlag:
-    """Ctrl-C asks the loop to stop after the current step and save; a second Ctrl-C aborts at once."""
+    """Ctrl-C or SIGTERM (what schedulers and container stops send) asks the loop to stop after the current
+    step and save; a second one aborts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = False
-        self._old = None
+        self._old = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
+            self._old = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
         return self
 
     def _handle(self, signum, frame):
@@ -106,8 +99,9 @@ class _StopFlag:
         self.requested = True
 
     def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old = {}
 
 
 class Trainer:
@@ -131,11 +125,18 @@ class Trainer:
 
         torch.manual_seed(cfg.train.seed)
         self.objective = build_objective(cfg.objective, cfg.tricks.label_smoothing)
+        check_training_fits(cfg, self.info, self.objective)
         self.recipe = build_recipe(cfg, self.info, self.objective).to(self.device)
         if cfg.train.channels_last and self.info.kind == "image":
             self.recipe.to(memory_format=torch.channels_last)
         self.optimizers, self.schedulers = {}, {}
         self._params = self.recipe.optimizer_params()
+        unused = [k for k in cfg.optim if k not in self._params and k not in DEFAULT_OPTIMIZERS]
+        if unused:
+            from ..registry import closest
+
+            raise ConfigError(f"optim.{unused[0]} is not an optimiser of recipe '{cfg.recipe}'"
+                              f"{closest(unused[0], list(self._params))}; it has optim.{', optim.'.join(self._params)}")
         for name, params in self._params.items():
             if name not in cfg.optim:
                 raise ConfigError(f"recipe '{cfg.recipe}' needs optimiser settings optim.{name}.*; "
@@ -149,13 +150,20 @@ class Trainer:
             self.ema = torch.nn.ModuleDict({g: copy.deepcopy(self.recipe.nets[g]) for g in self.recipe.generators})
             self.ema.requires_grad_(False)
         self.stream = self.dataset.stream(cfg.train.batch_size, cfg.train.seed, self.device)
+        self.skipped = {name: 0 for name in self.optimizers}  # non-finite updates skipped (train.skip_nonfinite)
         # Only now, with the whole config proven buildable, is the run directory touched.
-        prepare_run_dir(self.run_dir, resume, overwrite)
-        self.step = 0
-        if resume:
-            self._load_checkpoint()
-        else:
+        self._lock, self._replaced = prepare_run_dir(self.run_dir, resume, overwrite)
+        try:
+            self.step = 0
+            if resume:
+                remove_stale_temporaries(self.run_dir)
+                ckpt.tidy(self.run_dir / "checkpoints")
+                self._load_checkpoint()
+            # the resolved config, overrides given with --resume included: a later plain --resume keeps them
             write_text(self.run_dir / "config.yaml", cfg.to_yaml())
+        except BaseException:
+            self._abandon()
+            raise
         if self.recipe.translates:  # the figure translates the same few training inputs every time
             batch = self.dataset.fixed_batch(min(cfg.train.n_samples, 8))
             self.fixed_inputs = tuple(t.to(self.device) for t in batch)
@@ -172,12 +180,31 @@ class Trainer:
         """Stop after the current step and save a checkpoint (what Ctrl-C does)."""
         self._stop.requested = True
 
+    def _abandon(self) -> None:
+        """The new run failed before its first step: give an old run moved aside by --overwrite back."""
+        self.close()
+        if self._replaced is not None:
+            self._replaced.restore()
+            self._replaced = None
+
+    def _started(self) -> None:
+        """The new run has taken a step: the old run it replaces (--overwrite) can go."""
+        if self._replaced is not None:
+            self._replaced.discard()
+            self._replaced = None
+
+    def close(self) -> None:
+        """Release the run directory's lock (``fit`` does this when it returns)."""
+        self._lock.release()
+
     # -- checkpoints ------------------------------------------------------------------------------
     def _check_resumable(self):
         if not (self.run_dir / "checkpoints" / ckpt.WEIGHTS).exists():
             raise RunDirError(f"cannot resume {self.run_dir}: it has no checkpoint yet; start it again with --overwrite")
 
     def save_checkpoint(self) -> None:
+        """Write checkpoints/last.* (kill-safe, see :mod:`gankit.train.checkpoint`); refuse, keeping the last
+        good checkpoint, when any weight, EMA weight or optimiser state is NaN or infinite."""
         d = self.run_dir / "checkpoints"
         state = {
             "step": self.step,
@@ -186,26 +213,66 @@ class Trainer:
             "objective": self.objective.state_dict(),
             "stream": self.stream.state_dict(),
             "rng": ckpt.rng_state(),
+            "skipped": dict(self.skipped),
         }
         self._standing_stats()
-        # State first, weights last: the weights file is what marks a checkpoint as complete.
-        ckpt.save_trainer_state(d, state)
-        ckpt.save_weights(d, self.step, self.info, self.recipe.nets, self.ema)
+        tensors = ckpt.weight_tensors(self.recipe.nets, self.ema)
+        bad = ckpt.first_nonfinite(list(tensors.items()) + [("optim", state["optimizers"]),
+                                                            ("objective", state["objective"])])
+        bad = bad or self._nonfinite_samples()
+        if bad:
+            raise TrainingDiverged(
+                f"{bad} became non-finite by step {self.step}; the last good checkpoint in {d} is kept; try a "
+                "lower learning rate, train.grad_clip or a penalty")
+        ckpt.save_pair(d, self.step, state, tensors, self.info)
+
+    @torch.no_grad()
+    def _nonfinite_samples(self) -> Optional[str]:
+        """Finite weights can still be so large that G's outputs overflow: a checkpoint is good only if G (and
+        its EMA) make finite samples from the fixed latents / inputs. Eval mode and the RNG restored, so the
+        check changes nothing in training."""
+        rng = ckpt.rng_state()
+        was_training = self.recipe.training
+        self.recipe.eval()
+        try:
+            for label, nets in (("G's samples", self.recipe.nets), ("the EMA G's samples", self.ema)):
+                if nets is None:
+                    continue
+                nets.eval()
+                if self.recipe.translates:
+                    x, _ = self.recipe.sample_panel(self.fixed_inputs, nets)
+                else:
+                    x = self.recipe.generate(self.fixed_z, nets)
+                if not bool(torch.isfinite(x).all()):
+                    return label
+            return None
+        finally:
+            self.recipe.train(was_training)
+            if self.ema is not None:
+                self.ema.eval()
+            ckpt.set_rng_state(rng)
 
     def _load_checkpoint(self) -> None:
         d = self.run_dir / "checkpoints"
         nets, ema, step, _ = ckpt.read_weights(d)
         state = ckpt.read_trainer_state(d, step)
-        self.recipe.nets.load_state_dict(nets)
-        if self.ema is not None:
-            self.ema.load_state_dict(ema)
-        for k, o in self.optimizers.items():
-            o.load_state_dict(state["optimizers"][k])
-        for k, s in self.schedulers.items():
-            s.load_state_dict(state["schedulers"][k])
-        self.objective.load_state_dict(state["objective"])
-        self.stream.load_state_dict(state["stream"])
-        ckpt.set_rng_state(state["rng"])
+        try:
+            self.recipe.nets.load_state_dict(nets)
+            if self.ema is not None:
+                self.ema.load_state_dict(ema)
+            for k, o in self.optimizers.items():
+                o.load_state_dict(state["optimizers"][k])
+            for k, s in self.schedulers.items():
+                s.load_state_dict(state["schedulers"][k])
+            self.objective.load_state_dict(state["objective"])
+            self.stream.load_state_dict(state["stream"])
+            ckpt.set_rng_state(state["rng"])
+        except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as e:
+            reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+            raise CheckpointError(
+                f"the checkpoint in {d} does not fit this config ({reason}); resume with the run's own "
+                "settings (an override may have changed the networks, the optimisers or train.ema_decay)") from None
+        self.skipped.update(state.get("skipped", {}))
         self.step = step
 
     # -- one step ---------------------------------------------------------------------------------
@@ -229,11 +296,26 @@ class Trainer:
                 f"{self.run_dir / 'checkpoints'} is kept; try a lower optim.{phase.optimizer}.lr or a penalty")
         loss.backward()
         params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        grads = [p.grad for p in params]
+        norm = torch.nn.utils.get_total_norm(grads)
+        if not torch.isfinite(norm):
+            if not self.cfg.train.skip_nonfinite:
+                raise TrainingDiverged(
+                    f"the gradient norm of optim.{phase.optimizer} became {norm.item()} in the {phase.name} update "
+                    f"of step {self.step + 1}; the last good checkpoint in {self.run_dir / 'checkpoints'} is kept; "
+                    f"try a lower optim.{phase.optimizer}.lr, train.grad_clip, or train.skip_nonfinite=true")
+            opt.zero_grad(set_to_none=True)  # skip this update: the weights and optimiser state stay as they were
+            self.skipped[phase.optimizer] += 1
+            logs[f"skipped/{phase.optimizer}"] = self.skipped[phase.optimizer]
+            logs.update(phase_logs)
+            return
         clip = self.cfg.train.grad_clip
         if clip is not None:
-            logs[f"grad_norm/{phase.optimizer}"] = torch.nn.utils.clip_grad_norm_(params, clip)
-        elif self._is_log_step(self.step + 1):  # the step being computed
-            logs[f"grad_norm/{phase.optimizer}"] = torch.nn.utils.get_total_norm([p.grad for p in params])
+            torch.nn.utils.clip_grads_with_norm_(params, clip, norm)
+        if clip is not None or self._is_log_step(self.step + 1):  # the step being computed
+            logs[f"grad_norm/{phase.optimizer}"] = norm
+        if self.skipped[phase.optimizer]:
+            logs[f"skipped/{phase.optimizer}"] = self.skipped[phase.optimizer]
         opt.step()
         self.recipe.after_update(phase.name)
         logs.update(phase_logs)
@@ -368,7 +450,14 @@ class Trainer:
         from ..run import Run
 
         cfg = self.cfg.train
-        logger = MetricsLogger(self.run_dir, self.step, self.tensorboard)
+        if self.step >= cfg.steps:  # a finished run resumed as it is: nothing to train, nothing to log again
+            self.close()
+            return Run(self.run_dir)
+        try:
+            logger = MetricsLogger(self.run_dir, self.step, self.tensorboard)
+        except BaseException:
+            self._abandon()
+            raise
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, dynamic_ncols=True,
                    desc=self.cfg.name, unit="step")
         t0 = time.perf_counter()
@@ -376,6 +465,7 @@ class Trainer:
             with self._stop as stop:
                 while self.step < cfg.steps:
                     logs = self.train_step()
+                    self._started()
                     bar.update(1)
                     if self._is_log_step(self.step):
                         values = {k: float(v) for k, v in logs.items()}
@@ -398,9 +488,15 @@ class Trainer:
             if not self.interrupted:
                 self.save_samples("final", logger)
             plot_losses(logger.rows, self.run_dir / "losses.png")
+        except BaseException:
+            if self._replaced is not None:  # failed before its first step: the replaced run comes back
+                logger.close()
+                self._abandon()
+            raise
         finally:
             bar.close()
             logger.close()
+            self.close()
         return Run(self.run_dir)
 
 
