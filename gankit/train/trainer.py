@@ -197,6 +197,12 @@ class Trainer:
         """Release the run directory's lock (``fit`` does this when it returns)."""
         self._lock.release()
 
+    def __enter__(self) -> "Trainer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # -- checkpoints ------------------------------------------------------------------------------
     def _check_resumable(self):
         if not (self.run_dir / "checkpoints" / ckpt.WEIGHTS).exists():
