@@ -81,7 +81,7 @@ def meta_recipe(cfg, info, objective):
 
 def activation_numel_per_example(recipe) -> Optional[int]:
     """Elements of all module outputs for one example through G and then D (latent recipes only)."""
-    if recipe.translates or "d" not in recipe.nets:
+    if recipe.sampling().source != "latent" or "d" not in recipe.nets:
         return None
     try:
         def run():

@@ -58,6 +58,7 @@ class Run:
                 raise CheckpointError(f"{d / ckpt.WEIGHTS} does not match the networks of {self.path / 'config.yaml'} "
                                       f"({str(e).strip().splitlines()[-1].strip()[:160]}); the two files come from "
                                       "different runs, or one of them was edited") from None
+            recipe.set_step(step)  # anything that depends on the step (a schedule, a level of detail) is right
             self._cache[key] = (recipe.to(device).eval(), ema_nets, step, info)
         return self._cache[key]
 
@@ -79,14 +80,21 @@ class Run:
         return recipe.nets
 
     @property
+    def sampling(self):
+        """What this run's samples come from and what can condition them (the recipe's declaration)."""
+        return self.recipe().sampling()
+
+    @property
     def num_classes(self) -> Optional[int]:
-        """Classes G can be asked for: the dataset's for cgan / acgan / projection, c1's for InfoGAN."""
-        recipe = self.recipe()
-        if hasattr(recipe, "one_hot"):
-            return recipe.num_classes
-        if hasattr(recipe, "code_names") and self.config.cond.categorical:
-            return self.config.cond.categorical
-        return None
+        """Values ``--class`` takes (a class, or an unnamed categorical code), as the recipe declares; else None."""
+        return self.sampling.classes
+
+    def require_latent(self, command: str) -> None:
+        """Refuse, in one line, a command that draws from latents on a run that translates images."""
+        if self.sampling.source != "latent":
+            raise ConfigError(f"{command} draws from latents, but run {self.path} (recipe '{self.config.recipe}') "
+                              f"makes its images from input images and has no latent; use `gankit translate` "
+                              f"{self.path} --input IMAGES --out DIR")
 
     def latent(self, n: int, seed: int = 0, device="cpu", labels=None) -> torch.Tensor:
         """G's input for ``n`` samples drawn with ``seed``; ``labels`` (N,) picks the classes of a
@@ -95,13 +103,16 @@ class Run:
 
         if not 0 <= seed <= MAX_SEED:
             raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
+        self.require_latent("sampling")
         gen = torch.Generator().manual_seed(seed)
         if labels is None:
             return self.recipe(device).latent(n, gen, device)
         k = self.num_classes
         if k is None:
-            raise ConfigError(f"run {self.path} is unconditional (recipe '{self.config.recipe}'); classes need a "
-                              "cgan, acgan, projection or infogan run")
+            from .recipes import serving
+
+            raise ConfigError(f"run {self.path} is unconditional (recipe '{self.config.recipe}'); classes need "
+                              f"{serving('latent', ('class', 'codes'))}")
         labels = torch.as_tensor(labels).long().flatten()
         bad = labels[(labels < 0) | (labels >= k)]
         if len(bad):
@@ -135,7 +146,7 @@ class Run:
 
     @property
     def translates(self) -> bool:
-        return self.recipe().translates
+        return self.sampling.source == "image"
 
     @torch.no_grad()
     def translate(self, x: torch.Tensor, direction: Optional[str] = None, to: Optional[dict] = None,
@@ -148,21 +159,25 @@ class Run:
         leaves out keep the values D's domain classifier reads from each input; ``target`` ((N, n_attributes)
         value indices) gives every image its own target domain instead."""
         recipe = self.recipe(device)
-        if not recipe.translates:
+        declared = recipe.sampling()
+        if declared.source != "image":
+            from .recipes import serving
+
             raise ConfigError(f"run {self.path} (recipe '{self.config.recipe}') does not translate images; "
-                              "translate needs a pix2pix, cyclegan or stargan run")
+                              f"translate needs {serving('image')}")
         nets = self._sampling_nets(ema, device, dropout)
         x = x.to(device)
-        if recipe.directions:
+        if declared.directions:
             if to or target is not None:
-                raise ConfigError(f"--to sets StarGAN attributes; this is a {self.config.recipe} run: use --direction")
-            direction = direction or recipe.directions[0]
-            if direction not in recipe.directions:
-                raise ConfigError(f"this {self.config.recipe} run translates {' and '.join(recipe.directions)} only, "
+                raise ConfigError(f"this {self.config.recipe} run takes no target attributes (--to); it translates "
+                                  f"{' and '.join(declared.directions)}: use --direction")
+            direction = direction or declared.directions[0]
+            if direction not in declared.directions:
+                raise ConfigError(f"this {self.config.recipe} run translates {' and '.join(declared.directions)} only, "
                                   f"not {direction}")
             return self._finite(recipe.translate(x, nets, direction=direction).float().cpu())
-        if direction:
-            raise ConfigError("--direction is for pix2pix and CycleGAN runs; a StarGAN run takes --to attr=value")
+        if direction:  # the recipe says what it takes instead
+            recipe.translate(x, nets, direction=direction)
         if target is not None:
             return self._finite(recipe.translate(x, nets, target=target.to(device)).float().cpu())
         target = recipe.predict(x)

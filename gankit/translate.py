@@ -63,19 +63,22 @@ def _save_png(image: torch.Tensor, path: Path) -> None:
 def translate_images(run, inputs: str | Path, out: str | Path, direction: Optional[str] = None,
                      to: Optional[str] = None, ema: bool = True, overwrite: bool = False, batch: int = 64) -> dict:
     """Translate every image of ``inputs`` into ``out``; returns {"outputs": [...], "sheet": path}."""
-    recipe = run.recipe()
-    if not recipe.translates:
+    recipe, declared = run.recipe(), run.sampling
+    if declared.source != "image":
+        from .recipes import serving
+
         raise GankitError(f"run {run.path} (recipe '{run.config.recipe}') does not translate images; "
-                          "gankit translate needs a pix2pix, cyclegan or stargan run")
+                          f"gankit translate needs {serving('image')}")
     targets = parse_targets(to)
-    if recipe.directions and direction and direction not in recipe.directions:
-        raise ConfigError(f"this {run.config.recipe} run translates {' and '.join(recipe.directions)} only, not {direction}")
+    if declared.directions and direction and direction not in declared.directions:
+        raise ConfigError(f"this {run.config.recipe} run translates {' and '.join(declared.directions)} only, "
+                          f"not {direction}")
     for name, value in targets.items():  # check every --to pair before anything is written
         run.value_index(name, value)
     files = input_files(inputs)
     c, h, _ = recipe.input_shape(direction)
     # the variants: one per direction / target, each with a file-name suffix
-    if recipe.directions or targets:
+    if declared.directions or targets:
         variants = [("", targets or None)]
     else:
         variants = [(f"_{a}={v}", {a: v}) for a, values in run.info.attributes for v in values]

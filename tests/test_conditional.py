@@ -115,8 +115,8 @@ def test_infogan_info_loss_is_the_weighted_lower_bound(tiny_overrides):
     expected = 1.5 * F.cross_entropy(q[:, :4], torch.tensor([0, 1, 2, 3, 0, 1])) + \
         0.2 * 0.5 * (q[:, 4:] - cont).pow(2).sum(1).mean()
     assert torch.allclose(loss, expected, atol=1e-6)
-    assert recipe.code_names() == ["c1", "c2", "c3"]
-    assert recipe.code_slice("c3") == slice(cfg.latent.dim + 5, cfg.latent.dim + 6)
+    assert recipe.sampling().codes == ("c1", "c2", "c3")
+    assert recipe.sampling().part("c3").columns == slice(cfg.latent.dim + 5, cfg.latent.dim + 6)
 
 
 @pytest.mark.parametrize("q_optimizer", ["g", "d"])

@@ -105,7 +105,7 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
             if run.num_classes is not None:  # conditional runs: is each sample the class it was asked for?
                 from .conditional import category_accuracy, class_accuracy
 
-                if cfg.recipe == "infogan":
+                if not run.sampling.named_classes:  # an unnamed categorical code: matched to the classes
                     scores["category_accuracy"] = category_accuracy(run, n=min(n, 1000), seed=seed)["category_accuracy"]
                 else:
                     scores["class_accuracy"] = class_accuracy(run, n=min(n, 1000), seed=seed)["class_accuracy"]

@@ -6,6 +6,20 @@ from . import conditional, infogan, translation, unconditional  # noqa: F401  (r
 from .base import DataInfo, Phase, Recipe
 
 
+def recipes_declaring(source: str = "latent", conditions: tuple = ()) -> list[str]:
+    """Names of the registered recipes whose samples come from ``source`` and, when given, take one of
+    ``conditions`` (so a refusal can say which recipes would serve the command)."""
+    return [name for name, cls in RECIPES.items()
+            if cls.source == source and (not conditions or cls.condition in conditions)]
+
+
+def serving(source: str = "latent", conditions: tuple = ()) -> str:
+    """"a cgan, acgan or projection run": the recipes that would serve a command, for a message."""
+    names = recipes_declaring(source, conditions)
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return f"{'an' if listed[0] in 'aeiou' else 'a'} {listed} run"
+
+
 def build_recipe(cfg, info: DataInfo, objective=None) -> Recipe:
     """The recipe ``cfg.recipe``, refusing an objective whose kind of D it cannot use."""
     cls = RECIPES.get(cfg.recipe)
@@ -25,4 +39,4 @@ def build_recipe(cfg, info: DataInfo, objective=None) -> Recipe:
     return cls(cfg, info, objective)
 
 
-__all__ = ["DataInfo", "Phase", "Recipe", "build_recipe"]
+__all__ = ["DataInfo", "Phase", "Recipe", "build_recipe", "recipes_declaring", "serving"]

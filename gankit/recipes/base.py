@@ -97,6 +97,67 @@ def _checked_shape(shape, kind: str) -> tuple:
 
 
 @dataclass(frozen=True)
+class LatentPart:
+    """A named block of columns of G's input: ``kind`` is "noise" (z), "one-hot" (a class or a
+    categorical code) or "continuous" (a code in [-1, 1])."""
+
+    name: str
+    start: int
+    stop: int
+    kind: str
+
+    @property
+    def columns(self) -> slice:
+        return slice(self.start, self.stop)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """What a recipe's samples come from and what can condition them: every command that draws from a
+    run (``Run``, ``gankit sample / traverse / arithmetic / interpolate / eval / translate``, periodic
+    evaluation) reads this declaration instead of asking which family the run is.
+
+    - ``source``: "latent" (G(z)) or "image" (G translates an input image; no latent).
+    - ``condition``: None, "class" (a label with the dataset's class names), "codes" (InfoGAN's codes),
+      "attributes" (StarGAN's target domains) or "text".
+    - ``classes``: how many values ``--class`` takes (a class, or an unnamed categorical code), else None.
+    - ``named_classes``: True when a class value is the dataset's class of that index (so a classifier can
+      check it); False for an unnamed categorical code (matched to classes by the Hungarian algorithm).
+    - ``parts``: the named blocks of the latent, in order (``z`` first).
+    - ``directions``: the mappings ``translate --direction`` accepts (pix2pix, CycleGAN).
+    - ``options``: extra generation options by name (none yet; StyleGAN's truncation will be one).
+    """
+
+    source: str = "latent"
+    condition: Optional[str] = None
+    classes: Optional[int] = None
+    named_classes: bool = True
+    parts: tuple = ()
+    directions: tuple = ()
+    options: tuple = ()
+
+    def part(self, name: str) -> LatentPart:
+        from ..registry import closest
+
+        names = [p.name for p in self.parts]
+        if name not in names:
+            raise ConfigError(f"unknown latent part '{name}'{closest(name, names)}; this run has: {', '.join(names)}")
+        return self.parts[names.index(name)]
+
+    @property
+    def codes(self) -> tuple:
+        """The names of the interpretable codes (every part that is not the noise z or a named class)."""
+        return tuple(p.name for p in self.parts if p.name not in ("z", "y"))
+
+    @property
+    def class_part(self) -> Optional[LatentPart]:
+        """The one-hot block that ``--class`` sets (the label y, or InfoGAN's c1), if any."""
+        if self.classes is None:
+            return None
+        return next(p for p in self.parts if p.kind == "one-hot")
+
+
+@dataclass(frozen=True)
 class Phase:
     """One update in a training step: minimise ``recipe.loss(name, ...)`` with optimiser ``optimizer``,
     ``repeat`` times in a row, each time on a fresh real batch when ``needs_data``. The parameters of the
@@ -121,6 +182,10 @@ class Recipe(nn.Module):
     translates = False
     #: the critic kinds (see Objective.critic) this family's losses can use; others are refused
     critics: tuple = ("scalar",)
+    #: where samples come from ("latent" or "image") and what conditions them (see :class:`Sampling`); class
+    #: attributes so that a command can name the recipes that would serve it without building one
+    source = "latent"
+    condition: Optional[str] = None
 
     def __init__(self, cfg, info: DataInfo, objective=None):
         super().__init__()
@@ -151,6 +216,11 @@ class Recipe(nn.Module):
         self.step = step
 
     # -- sampling ---------------------------------------------------------------------------------
+    def sampling(self) -> Sampling:
+        """How this recipe samples (see :class:`Sampling`); the default is a plain latent z."""
+        return Sampling(source=self.source, condition=self.condition,
+                        parts=(LatentPart("z", 0, self.cfg.latent.dim, "noise"),))
+
     def latent(self, n: int, generator: Optional[torch.Generator] = None, device=None) -> torch.Tensor:
         """z ~ p(z): N(0, I) (the slides' advice) or U[-1, 1]^d."""
         lat = self.cfg.latent
@@ -164,6 +234,49 @@ class Recipe(nn.Module):
     def generate(self, z: torch.Tensor, nets: Optional[nn.ModuleDict] = None, **cond) -> torch.Tensor:
         """G(z) with the given networks (the EMA copy when sampling)."""
         return (nets or self.nets)["g"](z)
+
+    # -- the training preview ---------------------------------------------------------------------
+    #: 2-D toys are previewed as a scatter of this many samples
+    POINTS_IN_PREVIEW = 2500
+
+    def preview_inputs(self, dataset, n: int, generator: torch.Generator, device) -> tuple:
+        """The fixed inputs of every preview in a run: latents drawn once from their own generator."""
+        count = self.POINTS_IN_PREVIEW if self.info.kind == "points" else n
+        return (self.latent(count, generator, device),)
+
+    def draw(self, fixed: tuple, nets: nn.ModuleDict) -> tuple[torch.Tensor, Optional[int]]:
+        """What the preview shows for ``fixed``: (samples, images per row or None)."""
+        return self.generate(fixed[0], nets), None
+
+    def score_points(self, x: torch.Tensor) -> Optional[torch.Tensor]:
+        """D's output for single 2-D points (the surface behind the toy scatter), or None."""
+        return None
+
+    def save_preview(self, fixed: tuple, nets: nn.ModuleDict, path, dataset, step: int, plot: bool = True) -> dict:
+        """Draw the preview into ``path`` and return what the trainer logs: {"image": the grid (HWC) or None,
+        "scalars": {name: value}}. 2-D toys: the samples (as safetensors, for later figures), a scatter with D's
+        surface behind it, and the dataset's mode statistics; images: a grid."""
+        from ..io import save_tensors
+        from ..viz.grid import make_grid, save_grid
+        from ..viz.plots import plot_toy
+
+        x, nrow = self.draw(fixed, nets)
+        x = x.float()
+        if self.info.kind != "points":
+            save_grid(x, path, nrow)
+            return {"image": make_grid(x, nrow), "scalars": {}}
+        save_tensors(path.with_suffix(".safetensors"), {"x": x.cpu()})
+        if plot:
+            d_fn = None
+            if self.objective is not None and self.objective.critic == "scalar" and \
+                    self.score_points(x[:1]) is not None:
+                def d_fn(p):
+                    return self.score_points(p.to(x.device)).float().cpu()
+            plot_toy(x.cpu(), dataset, path, d_fn=d_fn, title=f"step {step}",
+                     probabilistic=self.objective is not None and self.objective.probabilistic)
+        stats = getattr(dataset, "mode_stats", None)
+        scalars = {f"toy/{k}": float(v) for k, v in stats(x.cpu()).items()} if stats is not None else {}
+        return {"image": None, "scalars": scalars}
 
     # -- helpers for subclasses -------------------------------------------------------------------
     def instance_noise_std(self) -> float:

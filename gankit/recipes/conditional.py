@@ -27,7 +27,7 @@ from ..errors import ConfigError
 from ..nets import build_discriminator, build_generator
 from ..nets.conditional import ConditionalBNGenerator, ProjectionDiscriminator, concat_labels, with_label_channels
 from ..registry import RECIPES
-from .base import DataInfo, Phase, Recipe
+from .base import DataInfo, LatentPart, Phase, Recipe, Sampling
 
 
 class ClassConditional(Recipe):
@@ -35,6 +35,7 @@ class ClassConditional(Recipe):
 
     #: extra per-class outputs of D's head (AC-GAN's class logits)
     class_head = False
+    condition = "class"
 
     def __init__(self, cfg, info: DataInfo, objective=None):
         if not info.num_classes:
@@ -49,6 +50,11 @@ class ClassConditional(Recipe):
     @property
     def num_classes(self) -> int:
         return self.info.num_classes
+
+    def sampling(self) -> Sampling:
+        d, k = self.cfg.latent.dim, self.num_classes
+        return Sampling(condition="class", classes=k, named_classes=True,
+                        parts=(LatentPart("z", 0, d, "noise"), LatentPart("y", d, d + k, "one-hot")))
 
     # -- the code [z, y] --------------------------------------------------------------------------
     def latent(self, n: int, generator: Optional[torch.Generator] = None, device=None,

@@ -28,13 +28,15 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..nets import build_discriminator, build_generator
-from ..registry import RECIPES, closest
-from .base import DataInfo, Phase, Recipe
+from ..registry import RECIPES
+from .base import DataInfo, LatentPart, Phase, Recipe, Sampling
 
 
 @RECIPES.register("infogan")
 class InfoGAN(Recipe):
     """G(z, c), D(x) and Q(c | x) sharing D's body."""
+
+    condition = "codes"
 
     def __init__(self, cfg, info: DataInfo, objective=None):
         c = cfg.cond
@@ -50,22 +52,17 @@ class InfoGAN(Recipe):
     def code_dim(self) -> int:
         return self.cfg.cond.categorical + self.cfg.cond.continuous
 
-    def code_names(self) -> list[str]:
-        """c1 is the categorical code (when there is one), then the continuous codes."""
-        names = ["c1"] if self.cfg.cond.categorical else []
-        start = len(names) + 1
-        return names + [f"c{start + i}" for i in range(self.cfg.cond.continuous)]
-
-    def code_slice(self, name: str) -> slice:
-        """Columns of the latent [z, c] that hold code ``name``."""
-        names = self.code_names()
-        if name not in names:
-            raise ConfigError(f"unknown code '{name}'{closest(name, names)}; this run has: {', '.join(names)}")
+    def sampling(self) -> Sampling:
+        """[z, c1 (one-hot, when cond.categorical), c2, c3, ... (continuous)]; ``--class`` sets c1, whose
+        values have no names (they are matched to classes when scored)."""
         k, d = self.cfg.cond.categorical, self.cfg.latent.dim
-        if name == "c1" and k:
-            return slice(d, d + k)
-        i = names.index(name) - (1 if k else 0)
-        return slice(d + k + i, d + k + i + 1)
+        parts = [LatentPart("z", 0, d, "noise")]
+        if k:
+            parts.append(LatentPart("c1", d, d + k, "one-hot"))
+        first = 2 if k else 1
+        for i in range(self.cfg.cond.continuous):
+            parts.append(LatentPart(f"c{first + i}", d + k + i, d + k + i + 1, "continuous"))
+        return Sampling(condition="codes", classes=k or None, named_classes=False, parts=tuple(parts))
 
     def build_nets(self, cfg, info):
         d = build_discriminator(cfg.d, info.shape)

@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from ..nets import build_patch_discriminator, build_translator
 from ..nets.conditional import concat_labels
 from ..registry import RECIPES
-from .base import Phase, Recipe
+from .base import Phase, Recipe, Sampling
 
 
 def gray_to_rgb(x: torch.Tensor, channels: int) -> torch.Tensor:
@@ -38,6 +38,7 @@ class Translation(Recipe):
 
     translates = True
     critics = ("scalar",)
+    source = "image"
 
     def __init__(self, cfg, info, objective=None):
         super().__init__(cfg, info, objective)
@@ -46,6 +47,9 @@ class Translation(Recipe):
 
     def latent(self, n, generator=None, device=None, **kw):
         raise ConfigError(f"recipe '{self.cfg.recipe}' translates images and has no latent; use `gankit translate`")
+
+    def sampling(self) -> Sampling:
+        return Sampling(source="image", condition=self.condition, directions=tuple(self.directions))
 
     #: directions ``translate`` accepts ("AtoB", "BtoA"); StarGAN has none (it takes target labels)
     @property
@@ -59,6 +63,13 @@ class Translation(Recipe):
     def sample_panel(self, batch: tuple, nets: nn.ModuleDict) -> tuple[torch.Tensor, int]:
         """The figure saved during training, as (images, images per row)."""
         raise NotImplementedError
+
+    def preview_inputs(self, dataset, n, generator, device) -> tuple:
+        """The same few training inputs are translated in every preview."""
+        return tuple(t.to(device) for t in dataset.fixed_batch(min(n, 8)))
+
+    def draw(self, fixed, nets):
+        return self.sample_panel(fixed, nets)
 
     def input_shape(self, direction: Optional[str] = None) -> tuple:
         """The shape of the images ``translate`` takes in ``direction``."""
@@ -301,6 +312,7 @@ class StarGAN(Translation):
     """
 
     pairings = ("domains",)
+    condition = "attributes"
 
     def build_nets(self, cfg, info):
         c, size = info.shape[0], info.shape[-1]
@@ -374,6 +386,8 @@ class StarGAN(Translation):
 
     def translate(self, x, nets=None, direction=None, target=None):
         """G(x, target) with ``target`` (N, n_attributes) value indices."""
+        if direction is not None:
+            raise ConfigError("--direction is for pix2pix and CycleGAN runs; a StarGAN run takes --to attr=value")
         return self._g(x, target, nets)
 
     def sample_panel(self, batch, nets):

@@ -24,11 +24,10 @@ from ..config import Config, _default_optims
 DEFAULT_OPTIMIZERS = tuple(_default_optims())  # entries every config has, used or not (GMMN has no D)
 from ..data import build_dataset
 from ..errors import CheckpointError, ConfigError, RunDirError, TrainingDiverged
-from ..io import save_tensors, write_text
+from ..io import write_text
 from ..objectives import build_objective
 from ..recipes import DataInfo, build_recipe
-from ..viz.grid import make_grid, save_grid
-from ..viz.plots import plot_losses, plot_toy
+from ..viz.plots import plot_losses
 from . import checkpoint as ckpt
 from .logger import MetricsLogger
 from ..memory import check_training_fits
@@ -114,12 +113,6 @@ class Trainer:
         self.device = resolve_device(cfg.train.device)
         self.dataset = dataset if dataset is not None else build_dataset(cfg.data)
         self.info = DataInfo.of(self.dataset)
-        if cfg.train.eval_every is not None and self.info.pairing is not None:
-            raise ConfigError("train.eval_every scores samples drawn from latents, but this run translates images; "
-                              "remove train.eval_every and score translations with `gankit translate` + `gankit fid`")
-        if cfg.train.ema_standing_stats and self.info.pairing is not None:
-            raise ConfigError("train.ema_standing_stats feeds latents to G, but this run translates images; "
-                              "set train.ema_standing_stats=0")
         if resume:
             self._check_resumable()
 
@@ -127,6 +120,13 @@ class Trainer:
         self.objective = build_objective(cfg.objective, cfg.tricks.label_smoothing)
         check_training_fits(cfg, self.info, self.objective)
         self.recipe = build_recipe(cfg, self.info, self.objective).to(self.device)
+        if self.recipe.sampling().source != "latent":
+            if cfg.train.eval_every is not None:
+                raise ConfigError("train.eval_every scores samples drawn from latents, but this run translates images; "
+                                  "remove train.eval_every and score translations with `gankit translate` + `gankit fid`")
+            if cfg.train.ema_standing_stats:
+                raise ConfigError("train.ema_standing_stats feeds latents to G, but this run translates images; "
+                                  "set train.ema_standing_stats=0")
         if cfg.train.channels_last and self.info.kind == "image":
             self.recipe.to(memory_format=torch.channels_last)
         self.optimizers, self.schedulers = {}, {}
@@ -164,12 +164,8 @@ class Trainer:
         except BaseException:
             self._abandon()
             raise
-        if self.recipe.translates:  # the figure translates the same few training inputs every time
-            batch = self.dataset.fixed_batch(min(cfg.train.n_samples, 8))
-            self.fixed_inputs = tuple(t.to(self.device) for t in batch)
-        else:
-            gen = torch.Generator().manual_seed(cfg.train.seed + SAMPLE_SEED_OFFSET)
-            self.fixed_z = self.recipe.latent(cfg.train.n_samples, gen, self.device)
+        gen = torch.Generator().manual_seed(cfg.train.seed + SAMPLE_SEED_OFFSET)
+        self.fixed = self.recipe.preview_inputs(self.dataset, cfg.train.n_samples, gen, self.device)
         self.autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
                          if cfg.train.amp == "bf16" else nullcontext())
         self.interrupted = False
@@ -245,10 +241,7 @@ class Trainer:
                 if nets is None:
                     continue
                 nets.eval()
-                if self.recipe.translates:
-                    x, _ = self.recipe.sample_panel(self.fixed_inputs, nets)
-                else:
-                    x = self.recipe.generate(self.fixed_z, nets)
+                x, _ = self.recipe.draw(self.fixed, nets)
                 if not bool(torch.isfinite(x).all()):
                     return label
             return None
@@ -389,36 +382,19 @@ class Trainer:
     # -- outputs ----------------------------------------------------------------------------------
     @torch.no_grad()
     def save_samples(self, name: str, logger: Optional[MetricsLogger] = None) -> Path:
+        """The recipe draws its preview of the fixed inputs with the EMA G (or G) into samples/NAME.png."""
         self._standing_stats()
         nets = self.ema if self.ema is not None else self.recipe.nets
         self.recipe.eval()
         if self.ema is not None:
             self.ema.eval()
         path = self.run_dir / "samples" / f"{name}.png"
-        if self.info.kind == "points":
-            gen = torch.Generator().manual_seed(self.cfg.train.seed + SAMPLE_SEED_OFFSET)
-            z = self.recipe.latent(2500, gen, self.device)
-            x = self.recipe.generate(z, nets).float()
-            save_tensors(path.with_suffix(".safetensors"), {"x": x.cpu()})  # for later figures
-            if self.cfg.train.plot_samples:
-                d_fn = None
-                if self.objective.critic == "scalar" and hasattr(self.recipe, "score_points"):
-                    def d_fn(p):
-                        return self.recipe.score_points(p.to(self.device)).float().cpu()
-                plot_toy(x.cpu(), self.dataset, path, d_fn=d_fn, title=f"step {self.step}",
-                         probabilistic=self.objective.probabilistic)
-            stats = getattr(self.dataset, "mode_stats", None)
-            if stats is not None and logger is not None:
-                logger.log(self.step, {f"toy/{k}": float(v) for k, v in stats(x.cpu()).items()})
-        else:
-            nrow = None
-            if self.recipe.translates:
-                x, nrow = self.recipe.sample_panel(self.fixed_inputs, nets)
-            else:
-                x = self.recipe.generate(self.fixed_z, nets)
-            save_grid(x.float(), path, nrow)
-            if logger is not None:
-                logger.image("samples", make_grid(x.float(), nrow), self.step)
+        shown = self.recipe.save_preview(self.fixed, nets, path, self.dataset, self.step, self.cfg.train.plot_samples)
+        if logger is not None:
+            if shown["scalars"]:
+                logger.log(self.step, shown["scalars"])
+            if shown["image"] is not None:
+                logger.image("samples", shown["image"], self.step)
         self.recipe.train()
         return path
 

@@ -33,8 +33,8 @@ def endpoints(run, pairs: int, seed: int, classes: tuple[int, int] | None = None
         return z[:pairs], z[pairs:]
     z0 = run.latent(pairs, seed, labels=classes[0])
     z1 = z0.clone()
-    d = run.config.latent.dim
-    z1[:, d:] = run.latent(pairs, seed, labels=classes[1])[:, d:]
+    cols = run.sampling.class_part.columns  # only the class block moves; z and any other code stay
+    z1[:, cols] = run.latent(pairs, seed, labels=classes[1])[:, cols]
     return z0, z1
 
 
@@ -48,6 +48,7 @@ def interpolate_run(run, out_dir, pairs: int = 8, steps: int = 10, seed: int = 0
     from ..errors import ConfigError
     from .grid import make_grid, save_gif, save_grid
 
+    run.require_latent("interpolate")
     if run.info.kind != "image":
         raise ConfigError(f"interpolate draws images; run {run.path} generates {run.info.kind}")
     if pairs < 1 or steps < 2:

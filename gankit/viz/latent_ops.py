@@ -11,6 +11,7 @@ from .grid import save_grid
 
 
 def _require_image(run, what: str):
+    run.require_latent(what)
     if run.info.kind != "image":
         raise ConfigError(f"{what} draws images; run {run.path} generates {run.info.kind}")
 
@@ -21,11 +22,12 @@ def class_grid(run, out, columns: int = 10, seed: int = 0, ema: bool = True) -> 
     _require_image(run, "the class grid")
     k = run.num_classes
     if k is None:
-        raise ConfigError(f"run {run.path} is unconditional; a class grid needs a cgan, acgan, projection or "
-                          "infogan run")
+        from ..recipes import serving
+
+        raise ConfigError(f"run {run.path} is unconditional (recipe '{run.config.recipe}'); a class grid needs "
+                          f"{serving('latent', ('class', 'codes'))}")
     base = run.latent(columns, seed, labels=torch.zeros(columns, dtype=torch.long))
-    recipe = run.recipe()
-    cols = _label_columns(run, recipe)
+    cols = run.sampling.class_part.columns
     rows = []
     for c in range(k):
         code = base.clone()
@@ -38,28 +40,29 @@ def class_grid(run, out, columns: int = 10, seed: int = 0, ema: bool = True) -> 
     return out
 
 
-def _label_columns(run, recipe) -> slice:
-    if hasattr(recipe, "code_slice"):
-        return recipe.code_slice("c1")
-    d = run.config.latent.dim
-    return slice(d, d + recipe.num_classes)
-
-
 def traverse(run, code: str, out, rows: int = 8, steps: int = 10, span: float = 2.0, seed: int = 0,
              ema: bool = True) -> Path:
     """InfoGAN's figure 2: each row a fixed z and fixed other codes; along the row only ``code`` varies,
     over every value of the categorical c1, or from -span to span for a continuous code (the paper goes
     to +-2, beyond the training range [-1, 1], to show the code generalises)."""
     _require_image(run, "traverse")
-    recipe = run.recipe()
-    if not hasattr(recipe, "code_slice"):
-        raise ConfigError(f"run {run.path} has no latent codes (recipe '{run.config.recipe}'); traverse needs an "
-                          "infogan run")
-    cols = recipe.code_slice(code)
+    declared = run.sampling
+    if not declared.codes:
+        from ..recipes import serving
+
+        raise ConfigError(f"run {run.path} has no latent codes (recipe '{run.config.recipe}'); traverse needs "
+                          f"{serving('latent', ('codes',))}")
+    if code not in declared.codes:
+        from ..registry import closest
+
+        raise ConfigError(f"unknown code '{code}'{closest(code, declared.codes)}; this run has: "
+                          f"{', '.join(declared.codes)}")
+    part = declared.part(code)
+    cols = part.columns
     if rows < 1 or steps < 2:
         raise ConfigError("traverse needs --rows >= 1 and --steps >= 2")
     base = run.latent(rows, seed)
-    if code == "c1" and run.config.cond.categorical:
+    if part.kind == "one-hot":
         values = torch.eye(cols.stop - cols.start)
     else:
         values = torch.linspace(-span, span, steps)[:, None]
@@ -128,10 +131,9 @@ def arithmetic(run, out_dir, indices: str | None = None, classes: str | None = N
 
 
 def _sheet_labels(run, z, sheet) -> list[int]:
-    k = run.num_classes
-    if k is not None:
-        recipe = run.recipe()
-        return z[:, _label_columns(run, recipe)].argmax(1).tolist()
+    part = run.sampling.class_part
+    if part is not None:
+        return z[:, part.columns].argmax(1).tolist()
     from ..metrics.classifier import predict_classes
 
     return predict_classes(sheet, run.config.data.name).tolist()
