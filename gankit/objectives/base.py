@@ -28,6 +28,9 @@ class Objective:
     critic = "scalar"
     #: True when G's loss also needs D's outputs on a real batch (moment matching, MMD, Cramér)
     g_needs_real = False
+    #: True when D's loss is a real term plus a fake term (:meth:`real_term` + :meth:`fake_term`), so that a
+    #: recipe can add more weighted fake terms (the matching-aware D of text-to-image GANs)
+    separable = False
 
     def __init__(self, cfg, label_smoothing: float = 0.0):
         from .penalties import build_penalty
@@ -46,7 +49,38 @@ class Objective:
         self.logs: dict = {}  # extra scalars of the last D loss (e.g. BEGAN's k_t), logged by the recipe
 
     def d_loss(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
+        if self.separable:
+            return self.real_term(real_out) + self.fake_term(fake_out)
         raise NotImplementedError
+
+    def real_term(self, real_out: torch.Tensor) -> torch.Tensor:
+        """D's loss on real examples, for a separable objective."""
+        raise NotImplementedError
+
+    def fake_term(self, fake_out: torch.Tensor) -> torch.Tensor:
+        """D's loss on fake (or mismatched) examples, for a separable objective."""
+        raise NotImplementedError
+
+    def weighted_d_loss(self, real_out: torch.Tensor, fakes: list) -> torch.Tensor:
+        """real_term(real) + sum_i w_i fake_term(fake_i) over ``fakes`` = [(fake output, w), ...]: D's loss with
+        several kinds of negatives (GAN-INT-CLS, Reed et al. 2016, Algorithm 1: real image with wrong text and
+        fake image with right text, each weighted 1/2)."""
+        if not self.separable:
+            from ..registry import OBJECTIVES
+
+            ok = [n for n in OBJECTIVES.names() if getattr(OBJECTIVES.get(n), "separable", False)]
+            raise ConfigError(f"objective '{self.cfg.name}' does not split into a real and a fake term, which this "
+                              f"recipe needs (it weighs several kinds of fakes); use one of: {', '.join(ok)}")
+        loss = self.real_term(real_out)
+        for out, weight in fakes:
+            loss = loss + weight * self.fake_term(out)
+        return loss
+
+    def sync(self, average: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Average the statistics of the last D loss across processes before :meth:`after_d_step` uses them, so
+        that every process updates its state (BEGAN's k_t, MAGAN's margin, Fisher's lambda) identically.
+        ``average`` maps a tensor to its mean over the processes; the trainer calls this in a multi-process
+        run only. Stateless objectives have nothing to average."""
 
     def g_loss(self, fake_out: torch.Tensor, real_out: Optional[torch.Tensor] = None) -> torch.Tensor:
         raise NotImplementedError

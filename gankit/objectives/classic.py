@@ -14,13 +14,17 @@ from .base import Objective
 class _BinaryCrossEntropy(Objective):
     probabilistic = True
     supports_label_smoothing = True
+    separable = True
 
-    def d_loss(self, real_out, fake_out):
-        """-V(D, G) per example: -log D(x) - log(1 - D(G(z))). With one-sided label smoothing
-        (Salimans et al. 2016, sec. 3.4) the real target is 1 - s: BCE(D(x), 1 - s)."""
+    def real_term(self, real_out):
+        """-E log D(x); with one-sided label smoothing (Salimans et al. 2016, sec. 3.4) the real target is
+        1 - s: BCE(D(x), 1 - s). D's loss -V(D, G) is this plus :meth:`fake_term`."""
         s = self.real_target
-        real = s * F.softplus(-real_out) + (1 - s) * F.softplus(real_out)
-        return real.mean() + F.softplus(fake_out).mean()
+        return (s * F.softplus(-real_out) + (1 - s) * F.softplus(real_out)).mean()
+
+    def fake_term(self, fake_out):
+        """-E log(1 - D(G(z)))."""
+        return F.softplus(fake_out).mean()
 
 
 @OBJECTIVES.register("minimax")

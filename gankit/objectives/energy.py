@@ -99,6 +99,12 @@ class MAGAN(EBGAN):
     def g_loss(self, fake_out, real_out=None):
         return self.energy(fake_out).mean()
 
+    def sync(self, average):
+        """The window sums: averaging each of S_real, S_fake and N keeps their ratios (the margin's test)."""
+        if self._pending is not None:
+            self._pending = tuple(float(average(torch.tensor(float(v), dtype=torch.float64)))
+                                  for v in self._pending)
+
     def after_d_step(self, d_modules):
         if self._pending is None:
             return
@@ -146,6 +152,11 @@ class BEGAN(_Energy):
 
     def g_loss(self, fake_out, real_out=None):
         return self.energy(fake_out).mean()
+
+    def sync(self, average):
+        """gamma L(x) - L(G(z)) of the whole (multi-process) batch."""
+        if self._balance is not None:
+            self._balance = float(average(torch.tensor(self._balance, dtype=torch.float64)))
 
     def after_d_step(self, d_modules):
         if self._balance is not None:

@@ -91,6 +91,11 @@ class FisherGAN(Objective):
     def g_loss(self, fake_out, real_out=None):
         return -fake_out.mean()
 
+    def sync(self, average):
+        """1 - Omega of the whole (multi-process) batch."""
+        if self._constraint is not None:
+            self._constraint = float(average(torch.tensor(self._constraint, dtype=torch.float64)))
+
     def after_d_step(self, d_modules):
         if self._constraint is not None:
             self.lam -= self.cfg.rho * self._constraint
@@ -191,7 +196,8 @@ class RWGAN(WGAN):
 
     def regularizer(self, d, real, fake):
         real, fake = real.detach(), fake.detach()
-        f_real, f_fake = d(real).flatten(), d(fake).flatten()
+        # one critic value per (packed) example: a patch critic's value is the mean over its patches
+        f_real, f_fake = d(real).flatten(1).mean(1), d(fake).flatten(1).mean(1)
         # Under PacGAN packing D sees groups of m samples; phi is a sum over coordinates, so the cost of a
         # packed pair is the sum of its members' costs.
         cost = bregman(real, fake, self.cfg.bregman).view(len(f_real), -1).sum(1)

@@ -14,9 +14,13 @@ class LSGAN(Objective):
     One-sided label smoothing sets b = 1 - s."""
 
     supports_label_smoothing = True
+    separable = True
 
-    def d_loss(self, real_out, fake_out):
-        return 0.5 * ((real_out - self.real_target) ** 2).mean() + 0.5 * (fake_out**2).mean()
+    def real_term(self, real_out):
+        return 0.5 * ((real_out - self.real_target) ** 2).mean()
+
+    def fake_term(self, fake_out):
+        return 0.5 * (fake_out**2).mean()
 
     def g_loss(self, fake_out, real_out=None):
         return 0.5 * ((fake_out - 1) ** 2).mean()
@@ -27,8 +31,13 @@ class Hinge(Objective):
     """Hinge loss, Lim & Ye 2017 (Geometric GAN) and Miyato et al. 2018, eq. 16-17:
     D minimises E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]; G minimises -E[D(G(z))]."""
 
-    def d_loss(self, real_out, fake_out):
-        return F.relu(1 - real_out).mean() + F.relu(1 + fake_out).mean()
+    separable = True
+
+    def real_term(self, real_out):
+        return F.relu(1 - real_out).mean()
+
+    def fake_term(self, fake_out):
+        return F.relu(1 + fake_out).mean()
 
     def g_loss(self, fake_out, real_out=None):
         return -fake_out.mean()

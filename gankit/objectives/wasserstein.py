@@ -13,9 +13,16 @@ class WGAN(Objective):
     (``objective.clip``, default 0.01) to keep f K-Lipschitz."""
 
     clips = True
+    separable = True
 
     def d_loss(self, real_out, fake_out):
         return fake_out.mean() - real_out.mean()
+
+    def real_term(self, real_out):
+        return -real_out.mean()
+
+    def fake_term(self, fake_out):
+        return fake_out.mean()
 
     def g_loss(self, fake_out, real_out=None):
         return -fake_out.mean()

@@ -96,6 +96,12 @@ def _checked_shape(shape, kind: str) -> tuple:
     return tuple(shape)
 
 
+def source_output(out):
+    """D's real/fake output from what a judge returned: a plain tuple is (output, extras...); anything else
+    (a tensor, or a critic's own structured output such as the autoencoder's) is the output itself."""
+    return out[0] if type(out) is tuple else out
+
+
 @dataclass(frozen=True)
 class LatentPart:
     """A named block of columns of G's input: ``kind`` is "noise" (z), "one-hot" (a class or a
@@ -168,6 +174,9 @@ class Phase:
     repeat: int = 1
     needs_data: bool = True
     frozen: tuple = ()
+    #: the networks that play the objective's critic in this phase: after each of its updates the trainer
+    #: calls the objective's after-step hook on them (WGAN's weight clipping, BEGAN's k_t, MAGAN's margin)
+    critics: tuple = ()
 
 
 class Recipe(nn.Module):
@@ -277,6 +286,41 @@ class Recipe(nn.Module):
         stats = getattr(dataset, "mode_stats", None)
         scalars = {f"toy/{k}": float(v) for k, v in stats(x.cpu()).items()} if stats is not None else {}
         return {"image": None, "scalars": scalars}
+
+    # -- the one D step ---------------------------------------------------------------------------
+    def d_step(self, real: torch.Tensor, fake: torch.Tensor, judge, suffix: str = "", fake_weight: float = 1.0,
+               extra_fakes: tuple = ()) -> tuple:
+        """The discriminator's part of every recipe's D loss, written once: instance noise on each side (once),
+        the objective's loss on D's source outputs, its logs, and the objective's penalty on exactly the inputs
+        the loss saw. ``judge(x)`` is D's output on x: a tensor, or a tuple whose first element is the source
+        output (the rest, e.g. AC-GAN's class logits or D's features, is handed back to the recipe). ``fake``
+        must already be detached from G. Returns (loss, logs, (judge(real input), judge(fake input)));
+        ``suffix`` names the logs of one critic among several (CycleGAN's "_a", "_b").
+
+        More kinds of negatives (a real image with the wrong caption, say) come as ``extra_fakes``:
+        ``(x, weight)`` or ``(x, weight, judge)`` each, and the fake term is then
+        ``fake_weight * fake_term(D(fake)) + sum weight * fake_term(D(x))``; that needs a separable objective
+        (:attr:`Objective.separable`), others are refused in one line."""
+        obj = self.require_objective()
+        real_in, fake_in = self.d_input(real), self.d_input(fake)
+        real_all, fake_all = judge(real_in), judge(fake_in)
+        real_out, fake_out = source_output(real_all), source_output(fake_all)
+        if extra_fakes or fake_weight != 1.0:
+            fakes = [(fake_out, fake_weight)]
+            for extra in extra_fakes:
+                x, weight, extra_judge = (*extra, judge) if len(extra) == 2 else extra
+                fakes.append((source_output(extra_judge(self.d_input(x))), weight))
+            loss = obj.weighted_d_loss(real_out, fakes)
+        else:
+            loss = obj.d_loss(real_out, fake_out)
+        logs = {f"d_loss{suffix}": loss.detach(), f"d_real{suffix}": obj.report(real_out),
+                f"d_fake{suffix}": obj.report(fake_out)}
+        logs.update({f"d/{k}{suffix}": v for k, v in obj.logs.items()})
+        reg = obj.regularizer(lambda x: source_output(judge(x)), real_in, fake_in)
+        if reg is not None:
+            logs[f"d_penalty{suffix}"] = reg.detach()
+            loss = loss + reg
+        return loss, logs, (real_all, fake_all)
 
     # -- helpers for subclasses -------------------------------------------------------------------
     def instance_noise_std(self) -> float:

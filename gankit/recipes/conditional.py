@@ -88,7 +88,8 @@ class ClassConditional(Recipe):
         return {"g": list(self.nets["g"].parameters()), "d": list(self.nets["d"].parameters())}
 
     def phases(self):
-        return [Phase("d", "d", self.cfg.train.n_critic), Phase("g", "g", 1, needs_data=False, frozen=("d",))]
+        return [Phase("d", "d", self.cfg.train.n_critic, critics=("d",)),
+                Phase("g", "g", 1, needs_data=False, frozen=("d",))]
 
     def discriminate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """(source output (N, 1), class logits (N, K) or None) for images x with one-hot labels y."""
@@ -111,20 +112,12 @@ class ClassConditional(Recipe):
             y = self.one_hot(labels.to(real.device))
             with torch.no_grad():
                 fake = self.nets["g"](torch.cat([super().latent(len(real)), y], 1))
-            real_out, real_cls = self.discriminate(self.d_input(real), y)
-            fake_out, fake_cls = self.discriminate(self.d_input(fake), y)
-            loss = obj.d_loss(real_out, fake_out)
-            logs = {"d_loss": loss.detach(), "d_real": obj.report(real_out), "d_fake": obj.report(fake_out)}
-            logs.update({f"d/{k}": v for k, v in obj.logs.items()})
+            loss, logs, ((_, real_cls), (_, fake_cls)) = self.d_step(real, fake, lambda v: self.discriminate(v, y))
             if real_cls is not None:
                 cls = self._class_loss(real_cls, y) + self._class_loss(fake_cls, y)
                 logs["d_class_loss"] = cls.detach()
                 logs["d_class_acc"] = (real_cls.argmax(1) == labels.to(real.device)).float().mean()
                 loss = loss + cls
-            reg = obj.regularizer(lambda v: self.discriminate(v, y)[0], real, fake)
-            if reg is not None:
-                logs["d_penalty"] = reg.detach()
-                loss = loss + reg
             return loss, logs
         code = self.latent(self.cfg.train.batch_size)
         _, y = self.split(code)
@@ -137,10 +130,6 @@ class ClassConditional(Recipe):
             logs["g_class_loss"] = cls.detach()
             loss = loss + cls
         return loss, logs
-
-    def after_update(self, phase):
-        if phase == "d":
-            self.objective.after_d_step([self.nets["d"]])
 
 
 @RECIPES.register("cgan")

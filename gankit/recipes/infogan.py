@@ -80,7 +80,8 @@ class InfoGAN(Recipe):
                 "d": list(self.nets["d"].parameters()) + (q if with_d else [])}
 
     def phases(self):
-        return [Phase("d", "d", self.cfg.train.n_critic), Phase("g", "g", 1, needs_data=False, frozen=("d",))]
+        return [Phase("d", "d", self.cfg.train.n_critic, critics=("d",)),
+                Phase("g", "g", 1, needs_data=False, frozen=("d",))]
 
     # -- codes ------------------------------------------------------------------------------------
     def latent(self, n: int, generator: Optional[torch.Generator] = None, device=None,
@@ -127,15 +128,7 @@ class InfoGAN(Recipe):
             code = self.latent(len(real))
             with torch.no_grad():
                 fake = self.nets["g"](code)
-            real_out = d(self.d_input(real))
-            fake_out, fake_features = d.forward_with_features(self.d_input(fake))
-            loss = obj.d_loss(real_out, fake_out)
-            logs = {"d_loss": loss.detach(), "d_real": obj.report(real_out), "d_fake": obj.report(fake_out)}
-            logs.update({f"d/{k}": v for k, v in obj.logs.items()})
-            reg = obj.regularizer(lambda v: d(v), real, fake)
-            if reg is not None:
-                logs["d_penalty"] = reg.detach()
-                loss = loss + reg
+            loss, logs, (_, (_, fake_features)) = self.d_step(real, fake, d.forward_with_features)
             info, _ = self.info_loss(fake_features, code)
             return loss + info, logs
         code = self.latent(self.cfg.train.batch_size)
@@ -145,7 +138,3 @@ class InfoGAN(Recipe):
         info, logs = self.info_loss(fake_features, code)
         logs.update({"g_loss": adv.detach(), "d_fake_g": obj.report(fake_out)})
         return adv + info, logs
-
-    def after_update(self, phase):
-        if phase == "d":
-            self.objective.after_d_step([self.nets["d"]])

@@ -92,10 +92,6 @@ class Translation(Recipe):
 
     critic_names: tuple = ("d",)
 
-    def after_update(self, phase):
-        if phase == "d":
-            self.objective.after_d_step([self.nets[n] for n in self.critic_names])
-
 
 @RECIPES.register("pix2pix")
 class Pix2Pix(Translation):
@@ -138,7 +134,8 @@ class Pix2Pix(Translation):
     def phases(self):
         if not self.has_d:
             return [Phase("g", "g")]
-        return [Phase("d", "d", self.cfg.train.n_critic), Phase("g", "g", needs_data=False, frozen=("d",))]
+        return [Phase("d", "d", self.cfg.train.n_critic, critics=("d",)),
+                Phase("g", "g", needs_data=False, frozen=("d",))]
 
     def _source_target(self, batch):
         a, b = batch
@@ -153,13 +150,7 @@ class Pix2Pix(Translation):
             src, tgt = self._source_target(batch)
             fake, kept = self._g_output(lambda: self.nets["g"](src))
             self._last = (src, tgt, kept)
-            real_out, fake_out = self.judge(src, tgt), self.judge(src, fake.detach())
-            loss = obj.d_loss(real_out, fake_out)
-            logs = {"d_loss": loss.detach(), "d_real": obj.report(real_out), "d_fake": obj.report(fake_out)}
-            reg = obj.regularizer(lambda y: self.judge(src, y), tgt, fake)
-            if reg is not None:
-                logs["d_penalty"] = reg.detach()
-                loss = loss + reg
+            loss, logs, _ = self.d_step(tgt, fake.detach(), lambda y: self.nets["d"](torch.cat([src, y], 1)))
             return loss, logs
         if self.has_d:
             src, tgt, fake = self._last
@@ -249,7 +240,7 @@ class CycleGAN(Translation):
         return ("AtoB", "BtoA")
 
     def phases(self):
-        return [Phase("g", "g", frozen=("d",)), Phase("d", "d", needs_data=False)]
+        return [Phase("g", "g", frozen=("d",)), Phase("d", "d", needs_data=False, critics=self.critic_names)]
 
     def _judge(self, name, x):
         return self.nets[name](self.d_input(x))
@@ -275,15 +266,8 @@ class CycleGAN(Translation):
         self._last = None
         loss, logs = 0.0, {}
         for side, real, fake in (("a", a, fake_a), ("b", b, fake_b)):
-            fake = n[f"pool_{side}"].query(fake)
-            d = f"d_{side}"
-            real_out, fake_out = self._judge(d, real), self._judge(d, fake)
-            side_loss = obj.d_loss(real_out, fake_out)
-            reg = obj.regularizer(lambda x: self._judge(d, x), real, fake)
-            if reg is not None:
-                side_loss = side_loss + reg
-            logs[f"d_loss_{side}"] = side_loss.detach()
-            logs[f"d_real_{side}"], logs[f"d_fake_{side}"] = obj.report(real_out), obj.report(fake_out)
+            side_loss, side_logs, _ = self.d_step(real, n[f"pool_{side}"].query(fake), n[f"d_{side}"], f"_{side}")
+            logs.update(side_logs)
             loss = loss + side_loss
         logs["d_loss"] = loss.detach()
         return loss, logs
@@ -350,7 +334,8 @@ class StarGAN(Translation):
         return torch.stack(out, 1)
 
     def phases(self):
-        return [Phase("d", "d", self.cfg.train.n_critic), Phase("g", "g", needs_data=False, frozen=("d",))]
+        return [Phase("d", "d", self.cfg.train.n_critic, critics=("d",)),
+                Phase("g", "g", needs_data=False, frozen=("d",))]
 
     def _g(self, x, y, nets=None):
         return (nets or self.nets)["g"](concat_labels(x, self.one_hot(y)))
@@ -363,17 +348,10 @@ class StarGAN(Translation):
             y_trg = y[torch.randperm(len(y), device=y.device)]
             fake, kept = self._g_output(lambda: self._g(x, y_trg))
             self._last = (x, y, y_trg, kept)
-            (src_real, cls_real), (src_fake, _) = d(self.d_input(x)), d(self.d_input(fake.detach()))
-            adv = obj.d_loss(src_real, src_fake)
+            loss, logs, ((_, cls_real), _) = self.d_step(x, fake.detach(), d)
             cls = self.domain_loss(cls_real, y)
-            loss = adv + t.domain_weight * cls
-            logs = {"d_loss": adv.detach(), "d_cls": cls.detach(), "d_real": obj.report(src_real),
-                    "d_fake": obj.report(src_fake)}
-            reg = obj.regularizer(lambda z: d(self.d_input(z))[0], x, fake)
-            if reg is not None:
-                logs["d_penalty"] = reg.detach()
-                loss = loss + reg
-            return loss, logs
+            logs["d_cls"] = cls.detach()
+            return loss + t.domain_weight * cls, logs
         x, y, y_trg, fake = self._last
         self._last = None
         if fake is None:

@@ -46,7 +46,7 @@ class Unconditional(Recipe):
     def phases(self):
         g_needs_real = bool(self.objective is not None and self.objective.g_needs_real)
         g = Phase("g", "g", 1, needs_data=g_needs_real, frozen=("d",) if self.has_d else ())
-        return [Phase("d", "d", self.cfg.train.n_critic), g] if self.has_d else [g]
+        return [Phase("d", "d", self.cfg.train.n_critic, critics=("d",)), g] if self.has_d else [g]
 
     def optimizer_params(self):
         return {name: list(net.parameters()) for name, net in self.nets.items()}
@@ -65,12 +65,16 @@ class Unconditional(Recipe):
         with torch.no_grad():
             return self.nets["g"](z)
 
-    def discriminate(self, x):
-        """D's output on x (instance noise and packing applied). Without a D (GMMN) the "critic" is the
-        identity: the objective sees the flattened samples themselves."""
+    def judge(self, x):
+        """D's output on x, packed (no instance noise: the caller adds it once). Without a D (GMMN) the
+        "critic" is the identity: the objective sees the flattened samples themselves."""
         if not self.has_d:
             return x.flatten(1)
-        return self.nets["d"](pack(self.d_input(x), self.cfg.d.pack))
+        return self.nets["d"](pack(x, self.cfg.d.pack))
+
+    def discriminate(self, x):
+        """D's output on x with instance noise (the G step's view)."""
+        return self.judge(self.d_input(x))
 
     def score_points(self, x):
         """D's raw output for each single sample (for plots): under d.pack = m each sample is packed
@@ -84,15 +88,7 @@ class Unconditional(Recipe):
         obj = self.require_objective()
         if phase == "d":
             real, _ = batch
-            fake = self._fake_for_d_step(len(real))
-            real_out, fake_out = self.discriminate(real), self.discriminate(fake)
-            loss = obj.d_loss(real_out, fake_out)
-            logs = {"d_loss": loss.detach(), "d_real": obj.report(real_out), "d_fake": obj.report(fake_out)}
-            logs.update({f"d/{k}": v for k, v in obj.logs.items()})
-            reg = obj.regularizer(self.discriminate, real, fake)
-            if reg is not None:
-                logs["d_penalty"] = reg.detach()
-                loss = loss + reg
+            loss, logs, _ = self.d_step(real, self._fake_for_d_step(len(real)), self.judge)
             return loss, logs
         fake = self._pending_fake
         if fake is None:
@@ -105,7 +101,3 @@ class Unconditional(Recipe):
                 real_out = self.discriminate(batch[0])
         loss = obj.g_loss(fake_out, real_out)
         return loss, {"g_loss": loss.detach(), "d_fake_g": obj.report(fake_out)}
-
-    def after_update(self, phase):
-        if phase == "d":
-            self.objective.after_d_step([self.nets["d"]])
