@@ -14,8 +14,17 @@ import torch
 class BatchStream:
     """An endless stream of batches; ``state_dict`` captures its exact position."""
 
-    def next(self) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def next(self, batch_size: Optional[int] = None, resolution: Optional[int] = None) -> tuple:
+        """The next batch; ``batch_size`` and ``resolution`` change what this one call delivers (a recipe's
+        :class:`~gankit.recipes.base.StepPlan`); streams that cannot do so refuse in one line."""
         raise NotImplementedError
+
+    def _refuse_changes(self, batch_size, resolution) -> None:
+        if batch_size is not None or resolution is not None:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"this dataset's batches ({type(self).__name__}) cannot change batch size or "
+                              "resolution during a run; use an image dataset with this recipe")
 
     def state_dict(self) -> dict:
         raise NotImplementedError
@@ -56,13 +65,20 @@ class _EpochStream(BatchStream):
         self.x = data.x.to(self.device)
         self.y = None if data.y is None else data.y.to(self.device)
 
-    def next(self):
-        if self.pos + self.batch_size > len(self.perm):
+    def next(self, batch_size=None, resolution=None):
+        n = batch_size or self.batch_size
+        if n > len(self.data):
+            from ..errors import ConfigError
+
+            raise ConfigError(f"a batch of {n} is larger than the dataset ({len(self.data)} examples)")
+        if self.pos + n > len(self.perm):
             self.perm = torch.randperm(len(self.data), generator=self.gen)
             self.pos = 0
-        idx = self.perm[self.pos : self.pos + self.batch_size].to(self.device)
-        self.pos += self.batch_size
+        idx = self.perm[self.pos : self.pos + n].to(self.device)
+        self.pos += n
         x = self.x[idx].float().div_(127.5).sub_(1.0)
+        if resolution is not None and resolution != x.shape[-1]:
+            x = downsample(x, resolution)
         return x, (None if self.y is None else self.y[idx])
 
     def state_dict(self):
@@ -72,6 +88,17 @@ class _EpochStream(BatchStream):
         self.gen.set_state(state["gen"])
         self.perm = state["perm"].clone()
         self.pos = int(state["pos"])
+
+
+def downsample(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Images at ``size`` x ``size``: box filtering (the mean of each k x k block) when the size divides,
+    as ProGAN's reals at a lower level of detail; antialiased bilinear otherwise."""
+    import torch.nn.functional as F
+
+    k = x.shape[-1] // size
+    if k * size == x.shape[-1] and x.shape[-2] == x.shape[-1]:
+        return F.avg_pool2d(x, k)
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
 class TensorDataset(Dataset):

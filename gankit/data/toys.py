@@ -19,7 +19,8 @@ class _ToyStream(BatchStream):
         self.toy, self.batch_size, self.device = toy, batch_size, torch.device(device)
         self.gen = torch.Generator().manual_seed(seed)
 
-    def next(self):
+    def next(self, batch_size=None, resolution=None):
+        self._refuse_changes(batch_size, resolution)
         return self.toy.sample(self.batch_size, self.gen).to(self.device), None
 
     def state_dict(self):

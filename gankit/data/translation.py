@@ -82,7 +82,8 @@ class _SplitStream(BatchStream):
     def __init__(self, inner: _EpochStream, channels_a: int):
         self.inner, self.ca = inner, channels_a
 
-    def next(self):
+    def next(self, batch_size=None, resolution=None):
+        self._refuse_changes(batch_size, resolution)
         x, _ = self.inner.next()
         return x[:, : self.ca], x[:, self.ca :]
 
@@ -125,7 +126,8 @@ class _TwoStreams(BatchStream):
     def __init__(self, a: _EpochStream, b: _EpochStream):
         self.a, self.b = a, b
 
-    def next(self):
+    def next(self, batch_size=None, resolution=None):
+        self._refuse_changes(batch_size, resolution)
         return self.a.next()[0], self.b.next()[0]
 
     def state_dict(self):

@@ -7,7 +7,7 @@ of loops, devices, logging or files; :class:`gankit.train.Trainer` runs it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
@@ -177,6 +177,29 @@ class Phase:
     #: the networks that play the objective's critic in this phase: after each of its updates the trainer
     #: calls the objective's after-step hook on them (WGAN's weight clipping, BEGAN's k_t, MAGAN's margin)
     critics: tuple = ()
+    #: the phase runs on the steps divisible by ``every`` only (a cadence), with its loss multiplied by ``gain``
+    every: int = 1
+    gain: float = 1.0
+    #: lazy regularisation (Karras et al. 2020, StyleGAN2, sec. 3.1 and appendix B): a phase with ``every`` = c
+    #: that shares its optimiser with an every-step phase; the trainer then builds that optimiser with
+    #: lr * c / (c + 1) and betas ** (c / (c + 1)), so that the two together take the steps of the eager ones
+    lazy: bool = False
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """What a recipe changes at one step (:meth:`Recipe.plan`); the trainer applies it before the phases.
+
+    - ``lr_scale``: {optimiser: multiplier of its scheduled lr} (e.g. a warm-up after a resolution change);
+    - ``reset``: optimisers whose state (Adam's moments) is cleared at the start of this step (ProGAN resets
+      Adam whenever the level of detail crosses an integer);
+    - ``batch_size`` and ``resolution``: what the data stream delivers at this step (None: as configured).
+    Everything is a function of the step, so a resumed run applies exactly the same plan."""
+
+    lr_scale: dict = field(default_factory=dict)
+    reset: tuple = ()
+    batch_size: Optional[int] = None
+    resolution: Optional[int] = None
 
 
 class Recipe(nn.Module):
@@ -219,10 +242,23 @@ class Recipe(nn.Module):
         raise NotImplementedError
 
     def after_update(self, phase: str) -> None:
-        """Called after each optimiser step of ``phase`` (e.g. WGAN weight clipping)."""
+        """Called after each optimiser step of ``phase`` (a recipe's own bookkeeping)."""
 
     def set_step(self, step: int) -> None:
         self.step = step
+
+    def plan(self, step: int) -> StepPlan:
+        """What changes at ``step`` (see :class:`StepPlan`); nothing by default."""
+        return StepPlan()
+
+    # -- recipe state -----------------------------------------------------------------------------
+    def extra_state(self) -> dict:
+        """State of the recipe that is not a network (running averages, per-level counters): saved in the
+        trainer state of every checkpoint and given back to :meth:`load_extra_state` on resume."""
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        """Restore what :meth:`extra_state` returned."""
 
     # -- sampling ---------------------------------------------------------------------------------
     def sampling(self) -> Sampling:

@@ -49,14 +49,19 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_optimizer(cfg, params):
+def build_optimizer(cfg, params, lazy_interval: int = 1):
+    """The optimiser of ``cfg``. ``lazy_interval`` c > 1 (a lazily regularised phase shares it, see
+    :attr:`Phase.lazy`) applies StyleGAN2's correction (Karras et al. 2020, appendix B; their
+    ``mb_ratio``): lr * c / (c + 1) and betas ** (c / (c + 1))."""
+    ratio = lazy_interval / (lazy_interval + 1) if lazy_interval > 1 else 1.0
+    betas = tuple(b**ratio for b in cfg.betas)
     # foreach: one fused kernel per tensor list instead of a Python loop over parameters (torch's
     # default off the GPU); the per-step overhead it saves dominates small nets such as the toy MLPs.
-    kw = dict(lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    kw = dict(lr=cfg.lr * ratio, weight_decay=cfg.weight_decay, foreach=True)
     if cfg.type == "adam":
-        return torch.optim.Adam(params, betas=cfg.betas, **kw)
+        return torch.optim.Adam(params, betas=betas, **kw)
     if cfg.type == "adamw":
-        return torch.optim.AdamW(params, betas=cfg.betas, **kw)
+        return torch.optim.AdamW(params, betas=betas, **kw)
     if cfg.type == "sgd":
         return torch.optim.SGD(params, momentum=cfg.momentum, **kw)
     return torch.optim.RMSprop(params, momentum=cfg.momentum, **kw)
@@ -142,7 +147,8 @@ class Trainer:
                 raise ConfigError(f"recipe '{cfg.recipe}' needs optimiser settings optim.{name}.*; "
                                   f"add e.g. optim.{name}.lr=2e-4")
             o = cfg.optim[name]
-            self.optimizers[name] = build_optimizer(o, params)
+            lazy = [ph.every for ph in self.recipe.phases() if ph.lazy and ph.optimizer == name]
+            self.optimizers[name] = build_optimizer(o, params, max(lazy, default=1))
             self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(
                 self.optimizers[name], lr_factor(o.schedule, o.decay_start, cfg.train.steps))
         self.ema = None
@@ -216,6 +222,7 @@ class Trainer:
             "stream": self.stream.state_dict(),
             "rng": ckpt.rng_state(),
             "skipped": dict(self.skipped),
+            "recipe": self.recipe.extra_state(),
         }
         self._standing_stats()
         tensors = ckpt.weight_tensors(self.recipe.nets, self.ema)
@@ -272,6 +279,7 @@ class Trainer:
                 f"the checkpoint in {d} does not fit this config ({reason}); resume with the run's own "
                 "settings (an override may have changed the networks, the optimisers or train.ema_decay)") from None
         self.skipped.update(state.get("skipped", {}))
+        self.recipe.load_extra_state(state.get("recipe", {}))
         self.step = step
 
     # -- one step ---------------------------------------------------------------------------------
@@ -288,7 +296,7 @@ class Trainer:
         self._freeze(phase)
         with self.autocast:
             loss, phase_logs = self.recipe.loss(phase.name, batch)
-        loss = loss.float()
+        loss = loss.float() * phase.gain if phase.gain != 1.0 else loss.float()
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"{phase.name} loss became {loss.item()} at step {self.step + 1}; the last good checkpoint in "
@@ -366,14 +374,29 @@ class Trainer:
         ckpt.set_rng_state(rng)
         self._standing_step = self.step
 
+    def _apply_plan(self, plan) -> dict:
+        """Before the phases of a step: reset the optimisers the recipe names, and set each optimiser's lr
+        to its scheduled value times the recipe's multiplier. Returns the data stream's arguments."""
+        for name in plan.reset:
+            self.optimizers[name].state.clear()
+        for name, opt in self.optimizers.items():
+            scale = plan.lr_scale.get(name, 1.0)
+            for group, lr in zip(opt.param_groups, self.schedulers[name].get_last_lr()):
+                group["lr"] = lr * scale
+        return {k: v for k, v in (("batch_size", plan.batch_size), ("resolution", plan.resolution)) if v is not None}
+
     def train_step(self) -> dict:
         self.recipe.train()
         self.recipe.set_step(self.step)
+        data = self._apply_plan(self.recipe.plan(self.step))
         logs: dict = {}
         for phase in self.recipe.phases():
+            if self.step % phase.every:
+                continue
             for _ in range(phase.repeat):
-                batch = self.stream.next() if phase.needs_data else None
+                batch = self.stream.next(**data) if phase.needs_data else None
                 self._update(phase, batch, logs)
+        logs.update({f"lr/{k}": o.param_groups[0]["lr"] for k, o in self.optimizers.items()})  # as used this step
         for s in self.schedulers.values():
             s.step()
         if self.ema is not None:
@@ -453,7 +476,6 @@ class Trainer:
                     bar.update(1)
                     if self._is_log_step(self.step):
                         values = {k: float(v) for k, v in logs.items()}
-                        values.update({f"lr/{k}": s.get_last_lr()[0] for k, s in self.schedulers.items()})
                         values["time"] = time.perf_counter() - t0
                         logger.log(self.step, values)
                         bar.set_postfix(_postfix(values), refresh=False)
