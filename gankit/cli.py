@@ -31,7 +31,7 @@ def _train(args) -> int:
             values = _deep_update(values, parse_overrides(args.overrides))
         cfg = config_from_dict(values)
     else:
-        from .train.rundir import check_run_name
+        from .config import check_run_name
 
         cfg = load_config(DEFAULT_PRESET if args.config is None else args.config, args.overrides)
         if args.name is not None:
@@ -197,7 +197,7 @@ def _translate(args) -> int:
 
 
 def _fid(args) -> int:
-    from .metrics.backbones import build_backbone
+    from .metrics.extractors import build_backbone
     from .metrics.fid_cli import save_stats, stats_for
     from .metrics.frechet import frechet_distance
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -430,8 +431,9 @@ def config_from_dict(values: dict) -> Config:
 
 
 def _registry_for(name: str):
-    from . import registry  # noqa: F401  (registries are filled when the axes are imported)
-    from . import data, nets, objectives, recipes  # noqa: F401
+    # The registries are filled when the axes are imported, which ``import gankit`` (run by any import of
+    # gankit.config) has done: the config, at the bottom of the layers, imports none of them.
+    from . import registry
 
     return {
         "datasets": registry.DATASETS,
@@ -439,6 +441,24 @@ def _registry_for(name: str):
         "objectives": registry.OBJECTIVES,
         "recipes": registry.RECIPES,
     }[name]
+
+
+_NAME_PART = re.compile(r"^[\w+=-][\w.+=-]*$")  # no leading dot: no '.', '..' or hidden folders
+
+
+def check_run_name(name: str) -> str:
+    """A run name: one or more safe path components joined by '/', relative, without '.' or '..', so that
+    ``runs/NAME`` stays inside the runs folder (nested names such as ``sweeps/lr-1e-3`` are fine)."""
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError("the run name is empty; give --name NAME (letters, digits, '-', '_', '.')")
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        raise ConfigError(f"run name {name!r} is an absolute path; a name stays inside the runs folder "
+                          "(use --run-dir PATH to train somewhere else)")
+    bad = [p for p in name.replace("\\", "/").split("/") if not _NAME_PART.match(p)]
+    if bad:
+        raise ConfigError(f"run name {name!r} has the unsafe part {bad[0]!r}; use letters, digits, '-', '_', '.' "
+                          "(not starting with '.'), and '/' between nested names")
+    return name
 
 
 def _check_number(value, key):
@@ -484,8 +504,6 @@ def _walk(obj, prefix=""):
 
 def validate(cfg: Config) -> Config:
     """Check every value against its field's choices, registry and range; then cross-field rules."""
-    from .train.rundir import check_run_name
-
     check_run_name(cfg.name)
     for obj, f, key in _walk(cfg):
         _check_field(obj, f, key)
@@ -499,12 +517,13 @@ def validate(cfg: Config) -> Config:
 
 
 def _validate_eval(t: TrainConfig) -> None:
-    from .metrics.backbones import BACKBONES
-    from .metrics.evaluate import ALL_METRICS
-    from .metrics import classifier, inception  # noqa: F401  (register their backbones)
+    from .metrics.names import ALL_METRICS, BACKBONE_NAMES  # a leaf: the config imports no metric code
 
     for m in (m.strip() for m in t.eval_metrics.split(",")):
         if m not in ALL_METRICS:
             raise ConfigError(f"train.eval_metrics has unknown metric {m!r}{closest(m, ALL_METRICS)}; "
                               f"choose from {', '.join(ALL_METRICS)}")
-    BACKBONES.get(t.eval_backbone.partition(":")[0])
+    name = t.eval_backbone.partition(":")[0]
+    if name not in BACKBONE_NAMES:
+        raise ConfigError(f"unknown backbone '{name}'{closest(name, BACKBONE_NAMES)}; "
+                          f"choose one of: {', '.join(BACKBONE_NAMES)}")

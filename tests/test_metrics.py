@@ -95,7 +95,7 @@ def test_precision_recall_density_coverage():
 
 @pytest.fixture(scope="module")
 def effnet():
-    from gankit.metrics.backbones import build_backbone
+    from gankit.metrics.extractors import build_backbone
 
     return build_backbone("effnet-lite0")
 

@@ -159,15 +159,19 @@ class DomainDataset(TensorDataset):
         return f"{self.name}: {len(self)} images {c}x{h}x{w}, attributes {attrs}"
 
 
+def _data_config(cfg, **values):
+    """A fresh data config of the same type as ``cfg`` with ``values`` (a source dataset's settings), made
+    without importing gankit.config: the data layer sits above it."""
+    return type(cfg)(**values)
+
+
 def _limit(cfg, *tensors):
     return tuple(t[: cfg.limit] if cfg.limit is not None else t for t in tensors)
 
 
 def _fashion(cfg, classes) -> tuple[torch.Tensor, torch.Tensor]:
     """Fashion-MNIST images (uint8 N, 1, 28, 28) and labels of the given classes, in file order."""
-    from ..config import DataConfig
-
-    ds = fashion_mnist(DataConfig(name="fashion-mnist", root=cfg.root, split=cfg.split))
+    ds = fashion_mnist(_data_config(cfg, name="fashion-mnist", root=cfg.root, split=cfg.split))
     keep = torch.isin(ds.y, torch.tensor(classes))
     return ds.x[keep], ds.y[keep]
 
@@ -263,11 +267,9 @@ def sneaker2boot(cfg) -> UnpairedDataset:
 def mnist2digits(cfg) -> UnpairedDataset:
     """Two styles of handwriting, unpaired: MNIST-5k (A; 4,500 train / 500 test) and sklearn's 8x8 digits
     (B; 1,438 / 359), both at 32x32."""
-    from ..config import DataConfig
-
     size = cfg.image_size or 32
-    a = mnist5k(DataConfig(name="mnist5k", split=cfg.split, image_size=size)).x
-    b = digits(DataConfig(name="digits", split=cfg.split, image_size=size)).x
+    a = mnist5k(_data_config(cfg, name="mnist5k", split=cfg.split, image_size=size)).x
+    b = digits(_data_config(cfg, name="digits", split=cfg.split, image_size=size)).x
     a, b = _limit(cfg, a, b)
     return UnpairedDataset(a, b, "mnist2digits", ("mnist", "digits"))
 
@@ -312,9 +314,7 @@ def colordigits(cfg) -> DomainDataset:
     """MNIST-5k digits in 3 stroke colours (red, green, blue) on 2 backgrounds (black, white): 6 domains.
     Each digit gets one domain, drawn with a fixed seed (4,500 train / 500 test), 28x28 RGB.
     Attributes: stroke, background (StarGAN's labels, one value each)."""
-    from ..config import DataConfig
-
-    base = mnist5k(DataConfig(name="mnist5k", split=cfg.split, image_size=cfg.image_size))
+    base = mnist5k(_data_config(cfg, name="mnist5k", split=cfg.split, image_size=cfg.image_size))
     gen = torch.Generator().manual_seed(1234 + {"train": 0, "test": 1, "all": 2}[cfg.split])
     stroke = torch.randint(0, len(STROKES), (len(base),), generator=gen)
     background = torch.randint(0, len(BACKGROUNDS), (len(base),), generator=gen)

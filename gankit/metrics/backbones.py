@@ -85,17 +85,3 @@ class EfficientNetLite0(Backbone):
         fmap = self.net.extract_features(x)
         feats = fmap.mean((2, 3))
         return feats, self.net._fc(feats)
-
-
-def build_backbone(spec: str, **kw) -> Backbone:
-    """A backbone by name; ``classifier:DATASET`` selects gankit's classifier for that dataset."""
-    from . import classifier, inception  # noqa: F401  (register their backbones)
-
-    name, _, arg = spec.partition(":")
-    if arg:
-        kw["dataset"] = arg
-    if kw.get("input_size") is None:
-        kw.pop("input_size", None)
-    elif name != "effnet-lite0":
-        raise GankitError(f"--resize applies to effnet-lite0 only; {name} has a fixed input size")
-    return BACKBONES.get(name)(**kw)

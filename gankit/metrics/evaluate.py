@@ -20,13 +20,13 @@ import torch
 
 from ..errors import GankitError
 from ..io import atomic_path, write_text
-from .backbones import build_backbone
+from .extractors import build_backbone
 from .classifier import cache_dir, class_histogram
 from .frechet import feature_stats, frechet_distance
 from .manifold import density_coverage, precision_recall
 from .scores import inception_score, kernel_inception_distance
 
-ALL_METRICS = ("fid", "kid", "is", "pr", "dc")
+from .names import ALL_METRICS  # noqa: E402,F401  (re-exported: gankit.metrics.evaluate.ALL_METRICS)
 
 
 def _suffix(backbone) -> str:

@@ -29,7 +29,7 @@ def _batched(fn, x: torch.Tensor, batch: int = 250) -> torch.Tensor:
 
 def paired_scores(run, classifier: str, limit: int | None = None, dropout: bool | None = None) -> dict:
     """L1 and domain FID (``classifier:<classifier>`` features) of a pix2pix run on the held-out pairs."""
-    from .backbones import build_backbone
+    from .extractors import build_backbone
     from .frechet import fid_from_features
 
     ds = held_out(run, limit)

@@ -13,7 +13,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ..io import write_text
-from .runner import default_storage, read_settings, storage_for
+from .storage import default_storage, read_settings, storage_for
 
 #: Lucic et al. 2018, table 2 (best FID per model, wide range; Inception features, 10k samples):
 #: (MNIST, Fashion-MNIST). Quoted for orientation only: gankit's default FID uses the dataset's own

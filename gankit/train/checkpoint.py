@@ -23,7 +23,7 @@ import torch
 
 from ..errors import CheckpointError, RunDirError
 from ..io import atomic_path, fsync_dir, load_state, load_tensors, save_state, save_tensors
-from ..recipes.base import DataInfo
+from ..data.info import DataInfo
 
 WEIGHTS = "last.safetensors"
 STATE = "last.state.pt"

@@ -1,7 +1,8 @@
 """The run directory's safety rules: what may be created, replaced or resumed, and by whom.
 
 - A run name is a relative path of safe components inside the runs folder (``mnist-dcgan``,
-  ``sweeps/lr-1e-3``); ``..``, ``.``, absolute paths and empty names are refused (:func:`check_run_name`).
+  ``sweeps/lr-1e-3``); ``..``, ``.``, absolute paths and empty names are refused
+  (:func:`gankit.config.check_run_name`, part of validating a config).
 - ``--overwrite`` only ever replaces a gankit run directory: one that has ``config.yaml`` and holds no
   other run, and is not the working folder or one of its parents. The old directory is moved aside
   (renamed, so nothing is lost if the new run fails to start) and deleted only once the new run has
@@ -14,30 +15,13 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Optional
 
-from ..errors import ConfigError, RunDirError
+from ..errors import RunDirError
 
 LOCK = ".lock"
-_COMPONENT = re.compile(r"^[\w+=-][\w.+=-]*$")  # no leading dot: no '.', '..' or hidden folders
-
-
-def check_run_name(name: str) -> str:
-    """A run name: one or more safe path components joined by '/', relative, without '.' or '..'."""
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigError("the run name is empty; give --name NAME (letters, digits, '-', '_', '.')")
-    parts = name.replace("\\", "/").split("/")
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        raise ConfigError(f"run name {name!r} is an absolute path; a name stays inside the runs folder "
-                          "(use --run-dir PATH to train somewhere else)")
-    bad = [p for p in parts if not _COMPONENT.match(p)]
-    if bad:
-        raise ConfigError(f"run name {name!r} has the unsafe part {bad[0]!r}; use letters, digits, '-', '_', '.' "
-                          "(not starting with '.'), and '/' between nested names")
-    return name
 
 
 def _is_inside(a: Path, b: Path) -> bool:

@@ -441,7 +441,9 @@ class Trainer:
         key = cfg.best_metric or next(iter(flat))
         if key not in flat:
             raise ConfigError(f"train.best_metric = {key!r} is not among the scores ({', '.join(flat)})")
-        higher = not key.startswith(("fid", "kid", "mode_kl"))
+        from ..metrics.names import higher_is_better
+
+        higher = higher_is_better(key)
         best_path = self.run_dir / "checkpoints" / "best.json"
         best = json.loads(best_path.read_text()) if best_path.exists() else None
         value = flat[key]

@@ -1,0 +1,20 @@
+"""Every feature extractor by name. A module of its own above the backbones, so that the backbone
+registry (:mod:`gankit.metrics.backbones`) and the modules that register into it (the classifier and
+Inception) import in one direction only."""
+from __future__ import annotations
+
+from . import classifier, inception  # noqa: F401  (they register their backbones)
+from .backbones import BACKBONES, Backbone
+from ..errors import GankitError
+
+
+def build_backbone(spec: str, **kw) -> Backbone:
+    """A backbone by name; ``classifier:DATASET`` selects gankit's classifier for that dataset."""
+    name, _, arg = spec.partition(":")
+    if arg:
+        kw["dataset"] = arg
+    if kw.get("input_size") is None:
+        kw.pop("input_size", None)
+    elif name != "effnet-lite0":
+        raise GankitError(f"--resize applies to effnet-lite0 only; {name} has a fixed input size")
+    return BACKBONES.get(name)(**kw)

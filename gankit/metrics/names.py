@@ -1,0 +1,15 @@
+"""Metric and backbone names, and which way each score is better: a leaf module (it imports nothing of
+gankit), so that the config can validate ``train.eval_*`` without importing the metrics themselves."""
+from __future__ import annotations
+
+#: the scores ``gankit eval`` and ``train.eval_metrics`` know
+ALL_METRICS = ("fid", "kid", "is", "pr", "dc")
+#: the feature extractors (``--backbone``, ``train.eval_backbone``; ``classifier`` takes ``:DATASET``)
+BACKBONE_NAMES = ("classifier", "effnet-lite0", "inception")
+#: scores (by the start of their name) for which lower is better; every other score is better higher
+LOWER_IS_BETTER = ("fid", "kid", "mode_kl")
+
+
+def higher_is_better(score: str) -> bool:
+    """True for IS, precision, recall, density, coverage, modes covered...; False for FID, KID, mode KL."""
+    return not score.startswith(LOWER_IS_BETTER)
