@@ -40,6 +40,10 @@ def _train(args) -> int:
             raise GankitError("--run-dir is empty; give the folder to train in")
         run_dir = Path(args.run_dir) if args.run_dir else Path(args.runs) / cfg.name
     if args.dry_run:
+        from .recipes.options import check_settings_are_read
+
+        if not args.resume:
+            check_settings_are_read(cfg)
         print(cfg.to_yaml(), end="")
         return 0
     run = train(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite, progress=not args.no_progress)
@@ -50,11 +54,29 @@ def _train(args) -> int:
 def _list(args) -> int:
     from . import data, nets, objectives, recipes  # noqa: F401
     from .config import preset_names, preset_values
-    from .registry import DATASETS, NETWORKS, OBJECTIVES, RECIPES
+    from .registry import DATASETS, NETWORKS, OBJECTIVES, RECIPES, closest
 
     def doc(obj):
         text = (obj.__doc__ or "").strip().splitlines()
         return text[0] if text else ""
+
+    if args.name:
+        from .recipes.options import options_of
+
+        kinds = (("recipe", RECIPES), ("objective", OBJECTIVES), ("network", NETWORKS))
+        found = [(kind, reg) for kind, reg in kinds if args.name in reg.names() or reg.canonical(args.name) != args.name]
+        if not found:
+            every = [n for _, reg in kinds for n in reg.names()]
+            raise GankitError(f"no recipe, objective or network is called {args.name!r}{closest(args.name, every)}; "
+                              "see `gankit list`")
+        for kind, reg in found:
+            name = reg.canonical(args.name)
+            print(f"{kind} {name}: {doc(reg.get(name))}")
+            options = options_of(kind, name)
+            print("  its own settings (default):" if options else "  no settings of its own")
+            for key, default in options:
+                print(f"    {key} = {default}")
+        return 0
 
     print("presets (gankit train --config NAME):")
     for name in preset_names():
@@ -290,7 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
     t.set_defaults(func=_train)
 
-    sub.add_parser("list", help="presets, objectives, networks, recipes, datasets").set_defaults(func=_list)
+    ls = sub.add_parser("list", help="presets, objectives, networks, recipes, datasets; `list NAME`: its settings")
+    ls.add_argument("name", nargs="?", help="a recipe, objective or network: show the settings it reads")
+    ls.set_defaults(func=_list)
 
     s = sub.add_parser("sample", help="sample a grid from a run")
     s.add_argument("run")

@@ -81,3 +81,40 @@ def test_new_optimiser_group_starts_from_defaults():
 
 def test_defaults_are_a_valid_config():
     assert isinstance(load_config(), Config)
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["g.name=mlp", "g.fc=1024"], "g.fc is read by network 'dcgan', not by g.name = mlp"),
+    (["g.blocks=3"], "g.blocks is read by network 'resnet-translator' / 'unet', not by g.name = dcgan"),
+    (["cond.categorical=5"], "cond.categorical is read by recipe 'infogan', not by this run's recipe 'unconditional'"),
+    (["translate.l1_weight=7"], "translate.l1_weight is read by recipe 'pix2pix'"),
+    (["objective.margin=3"], "objective.margin is read by objective 'ebgan', not by this run's objective 'ns'"),
+    (["objective.name=wgan-gp", "objective.clip=0.1"], "objective.clip is read by objective"),
+    (["d.name=patchgan", "d.minibatch_std=true"], "d.minibatch_std is read by the discriminator of network"),
+    (["g.minibatch_std=true"], "read by discriminators only; did you mean d.minibatch_std?"),
+])
+def test_settings_no_chosen_component_reads_are_refused(capsys, argv, fragment):
+    from gankit.cli import main
+
+    assert main(["train", "--dry-run", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and fragment in err, err
+
+
+def test_settings_the_chosen_components_read_are_accepted(capsys):
+    from gankit.cli import main
+
+    assert main(["train", "--dry-run", "recipe=infogan", "cond.categorical=5", "objective.name=ebgan",
+                 "objective.margin=3", "d.minibatch_std=true", "g.fc=64"]) == 0
+
+
+def test_list_name_shows_a_components_own_settings(capsys):
+    from gankit.cli import main
+
+    assert main(["list", "infogan"]) == 0
+    out = capsys.readouterr().out
+    assert "recipe infogan" in out and "cond.categorical = 10" in out and "cond.q_optimizer = g" in out
+    assert main(["list", "dcgan"]) == 0
+    assert "d.minibatch_std = False" in capsys.readouterr().out
+    assert main(["list", "wgan-gpp"]) == 2
+    assert "(did you mean 'wgan-gp'?)" in capsys.readouterr().err

@@ -109,3 +109,24 @@ def test_no_family_is_named_or_probed_outside_the_recipes():
                     isinstance(c, ast.Constant) and c.value in recipe_names for c in node.comparators):
                 offenders.append(f"{path.name}: {ast.unparse(node)}")
     assert offenders == []
+
+
+def test_a_run_written_before_the_seams_changed_still_loads_samples_and_resumes(tmp_path, capsys):
+    """tests/fixtures/run-before-issue-17-infogan was trained by gankit af2bbaa (before issue 17): an InfoGAN run
+    with its cond: section, 2 steps on 16 px digits."""
+    import shutil
+
+    import torch
+
+    from gankit import load_run
+    from gankit.cli import main
+
+    run_dir = tmp_path / "old"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "run-before-issue-17-infogan", run_dir)
+    run = load_run(run_dir)
+    assert run.step == 2 and run.sampling.codes == ("c1", "c2") and run.num_classes == 3
+    x = run.sample(3, labels=torch.arange(3))
+    assert x.shape == (3, 1, 16, 16) and torch.isfinite(x).all()
+    assert main(["traverse", str(run_dir), "--code", "c2", "--rows", "2", "--steps", "3"]) == 0
+    assert main(["train", "--resume", str(run_dir), "--no-progress", "train.steps=3"]) == 0
+    assert load_run(run_dir).step == 3

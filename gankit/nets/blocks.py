@@ -82,6 +82,10 @@ class Discriminator(nn.Module):
 class NetworkFamily:
     """A registered architecture: builds a generator and a discriminator for a data shape."""
 
+    #: the settings (fields of g.* / d.*) only this family reads; ``discriminator_options`` only its D reads
+    options: tuple = ()
+    discriminator_options: tuple = ()
+
     @staticmethod
     def generator(cfg, latent_dim: int, out_shape: tuple) -> nn.Module:
         raise NotImplementedError

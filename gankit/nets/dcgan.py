@@ -114,5 +114,8 @@ class DCGANDiscriminator(Discriminator):
 class DCGAN(NetworkFamily):
     """DCGAN G and D; ``width`` is the channel count of G's last hidden layer and D's first."""
 
+    options = ("fc",)
+    discriminator_options = ("minibatch_std", "minibatch_std_group")
+
     generator = DCGANGenerator
     discriminator = DCGANDiscriminator

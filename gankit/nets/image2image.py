@@ -222,6 +222,8 @@ class PatchDiscriminator(nn.Module):
 class ImageToImage(NetworkFamily):
     """A family that maps images to images; it cannot be built from a latent."""
 
+    options = ("norm", "blocks")
+
     role = "g"
 
     @classmethod

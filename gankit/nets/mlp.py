@@ -53,5 +53,8 @@ class MLPDiscriminator(Discriminator):
 class MLP(NetworkFamily):
     """Multilayer perceptrons for points or flattened images. ``width`` units, ``depth`` hidden layers."""
 
+    options = ("depth",)
+    discriminator_options = ("minibatch_std", "minibatch_std_group")
+
     generator = MLPGenerator
     discriminator = MLPDiscriminator

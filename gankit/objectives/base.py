@@ -31,6 +31,8 @@ class Objective:
     #: True when D's loss is a real term plus a fake term (:meth:`real_term` + :meth:`fake_term`), so that a
     #: recipe can add more weighted fake terms (the matching-aware D of text-to-image GANs)
     separable = False
+    #: the settings only this objective reads (checked by :mod:`gankit.recipes.options`)
+    options: tuple = ()
 
     def __init__(self, cfg, label_smoothing: float = 0.0):
         from .penalties import build_penalty

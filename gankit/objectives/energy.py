@@ -48,6 +48,8 @@ class EBGAN(_Energy):
     of the fake batch. m = ``objective.margin`` (for the mean squared error per dimension of images in
     [-1, 1]), lambda_PT = ``objective.pt_weight`` (the paper's 0.1)."""
 
+    options = ("objective.margin", "objective.pt_weight", "objective.feature_dim")
+
     def margin(self) -> float:
         return self.cfg.margin
 
@@ -77,6 +79,8 @@ class MAGAN(EBGAN):
     - After every further window (the paper's epoch) of D updates with summed real and fake energies
       S_real and S_fake over its N examples: if S_real / N < m and S_real < S_fake, then m = S_real / N.
     The margin only shrinks, tracking how well D has learned the data."""
+
+    options = ("objective.margin_window", "objective.feature_dim")
 
     def __init__(self, cfg, label_smoothing=0.0):
         super().__init__(cfg, label_smoothing)
@@ -135,6 +139,8 @@ class BEGAN(_Energy):
     k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1), k_0 = 0 (gamma = ``objective.gamma``,
     lambda_k = ``objective.k_lr``, the paper's 0.001). The convergence measure
     M_global = L(x) + |gamma L(x) - L(G(z))| is logged as ``d/convergence`` next to ``d/k``."""
+
+    options = ("objective.gamma", "objective.k_lr", "objective.feature_dim")
 
     energy = staticmethod(l1_energy)
 

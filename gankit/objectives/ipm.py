@@ -45,6 +45,8 @@ class McGAN(Objective):
     minimises it, and Phi's weights are clipped to [-c, c] after each D update, as in the paper.
     """
 
+    options = ("objective.clip", "objective.feature_dim", "objective.mean_cov_weight")
+
     critic = "features"
     g_needs_real = True
 
@@ -74,6 +76,8 @@ class FisherGAN(Objective):
     L_F = E + lambda (1 - Omega) - rho / 2 (1 - Omega)^2, and after each critic update
     lambda <- lambda - rho (1 - Omega) (rho = ``objective.rho``, the paper's 1e-6). G minimises -E_Q f.
     Logged: ``d/lambda`` and ``d/omega`` (Omega -> 1 when the constraint holds)."""
+
+    options = ("objective.rho",)
 
     def __init__(self, cfg, label_smoothing=0.0):
         super().__init__(cfg, label_smoothing)
@@ -120,6 +124,8 @@ class CramerGAN(Objective):
       lambda (||grad f(x_hat)|| - 1)^2 at x_hat between x_r and x_g (lambda = ``objective.penalty_weight``,
       default 10).
     """
+
+    options = ("objective.feature_dim",)
 
     critic = "features"
     g_needs_real = True
@@ -187,6 +193,8 @@ class RWGAN(WGAN):
     10) instead of weight clipping; G minimises -E f(G(z)). The paper's own heuristic approximation is
     not reproduced exactly.
     """
+
+    options = ("objective.bregman",)
 
     clips = False  # the Bregman constraint replaces weight clipping
 

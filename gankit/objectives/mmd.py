@@ -76,6 +76,8 @@ class GMMN(_KernelObjective):
     estimator, whose square root they found better to optimise), with a mixture of Gaussian kernels.
     Bandwidths: ``objective.sigmas``, or by default the median heuristic times (1/4, 1/2, 1, 2, 4)."""
 
+    options = ("objective.sigmas",)
+
     critic = "none"
     g_needs_real = True
 
@@ -103,6 +105,9 @@ class MMDGAN(_KernelObjective):
     - D's weights are clipped to [-c, c] after each update (c = ``objective.clip``, their 0.01), which keeps
       f in a compact set.
     Bandwidths: ``objective.sigmas`` or (1, 2, 4, 8, 16)."""
+
+    options = ("objective.clip", "objective.feature_dim", "objective.sigmas", "objective.ae_weight",
+               "objective.rg_weight")
 
     critic = "autoencoder"
     g_needs_real = True

@@ -14,6 +14,7 @@ class WGAN(Objective):
 
     clips = True
     separable = True
+    options = ("objective.clip",)
 
     def d_loss(self, real_out, fake_out):
         return fake_out.mean() - real_out.mean()
@@ -39,3 +40,4 @@ class WGANGP(WGAN):
 
     clips = False
     default_penalty = "gp"
+    options = ()

@@ -155,6 +155,8 @@ class Recipe(nn.Module):
     #: attributes so that a command can name the recipes that would serve it without building one
     source = "latent"
     condition: Optional[str] = None
+    #: the settings only this family reads (checked by :mod:`gankit.recipes.options`; listed by `gankit list NAME`)
+    options: tuple = ()
 
     def __init__(self, cfg, info: DataInfo, objective=None):
         super().__init__()

@@ -150,6 +150,8 @@ class CGAN(ClassConditional):
 class ACGAN(ClassConditional):
     """Auxiliary-classifier GAN (Odena et al. 2017): D's head has 1 source output and K class logits."""
 
+    options = ("cond.class_weight",)
+
     def build_nets(self, cfg, info):
         return nn.ModuleDict({
             "g": self.build_generator(cfg, info),

@@ -37,6 +37,8 @@ class InfoGAN(Recipe):
     """G(z, c), D(x) and Q(c | x) sharing D's body."""
 
     condition = "codes"
+    options = ("cond.categorical", "cond.continuous", "cond.info_weight", "cond.info_weight_continuous",
+               "cond.q_optimizer", "cond.q_batch_norm")
 
     def __init__(self, cfg, info: DataInfo, objective=None):
         c = cfg.cond

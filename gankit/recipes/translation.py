@@ -106,6 +106,7 @@ class Pix2Pix(Translation):
     """
 
     pairings = ("paired",)
+    options = ("translate.direction", "translate.gan_weight", "translate.l1_weight")
 
     def build_nets(self, cfg, info):
         src, tgt = (info.source_shape, info.shape) if cfg.translate.direction == "AtoB" else (info.shape, info.source_shape)
@@ -219,6 +220,7 @@ class CycleGAN(Translation):
     """
 
     pairings = ("unpaired", "paired")
+    options = ("translate.cycle_weight", "translate.identity_weight", "translate.pool_size")
     generators = ("g_ab", "g_ba")
     critic_names = ("d_a", "d_b")
 
@@ -297,6 +299,7 @@ class StarGAN(Translation):
 
     pairings = ("domains",)
     condition = "attributes"
+    options = ("translate.domain_weight", "translate.recon_weight")
 
     def build_nets(self, cfg, info):
         c, size = info.shape[0], info.shape[-1]

@@ -27,6 +27,7 @@ from ..errors import CheckpointError, ConfigError, RunDirError, TrainingDiverged
 from ..io import write_text
 from ..objectives import build_objective
 from ..recipes import DataInfo, build_recipe
+from ..recipes.options import check_settings_are_read
 from ..viz.plots import plot_losses
 from . import checkpoint as ckpt
 from .logger import MetricsLogger
@@ -122,6 +123,8 @@ class Trainer:
             self._check_resumable()
 
         torch.manual_seed(cfg.train.seed)
+        if not resume:  # a run written before a component declared its options still resumes
+            check_settings_are_read(cfg)
         self.objective = build_objective(cfg.objective, cfg.tricks.label_smoothing)
         check_training_fits(cfg, self.info, self.objective)
         self.recipe = build_recipe(cfg, self.info, self.objective).to(self.device)
