@@ -180,6 +180,25 @@ class TrainConfig:
     best_metric: Optional[str] = None  # score that picks checkpoints/best (None: the first eval metric)
 
 
+#: config sections added by components from their own modules: name -> (dataclass, (kind, owner name))
+SECTIONS: Dict[str, tuple] = {}
+
+
+def register_section(name: str, owner_kind: str, owner: str):
+    """Class decorator: a component's own options as a config section (``name: {...}`` in YAML,
+    ``name.field=value`` on the command line), so that a new family adds its settings from its own file,
+    without touching this module. ``owner_kind`` / ``owner`` ("recipe", "progan") name the component that
+    reads the section; changing it under another component is refused (:mod:`gankit.recipes.options`)."""
+
+    def register(cls):
+        if name in {f.name for f in dataclasses.fields(Config)} or (name in SECTIONS and SECTIONS[name][0] is not cls):
+            raise ValueError(f"config section {name!r} is taken")
+        SECTIONS[name] = (cls, (owner_kind, owner))
+        return cls
+
+    return register
+
+
 def _default_optims() -> Dict[str, OptimConfig]:
     return {"g": OptimConfig(), "d": OptimConfig()}
 
@@ -200,9 +219,21 @@ class Config:
     cond: CondConfig = field(default_factory=CondConfig)
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    #: the sections that components registered from their own modules (:func:`register_section`)
+    _sections: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __getattr__(self, name: str):
+        """``cfg.<section>`` for a registered section: its values, or its defaults when none were given."""
+        if name.startswith("_") or name not in SECTIONS:
+            raise AttributeError(name)
+        return self._sections.setdefault(name, SECTIONS[name][0]())
 
     def to_dict(self) -> dict:
-        return _plain(dataclasses.asdict(self))
+        out = _plain(dataclasses.asdict(self))
+        out.pop("_sections")
+        for name in SECTIONS:
+            out[name] = _plain(dataclasses.asdict(getattr(self, name)))
+        return out
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
@@ -287,7 +318,13 @@ def _build(cls, values: dict, prefix: str = ""):
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
     for key, value in values.items():
-        if key not in names:
+        if cls is Config and key in SECTIONS:  # a section a component registered
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key} must be a mapping of its fields, got {value!r}")
+            kwargs.setdefault("_sections", {})[key] = _build(SECTIONS[key][0], value, f"{key}.")
+            continue
+        if key not in names or key.startswith("_"):
+            names = [n for n in names if not n.startswith("_")] + (list(SECTIONS) if cls is Config else [])
             raise ConfigError(f"unknown config key '{prefix}{key}'{closest(key, names)}")
         if dataclasses.is_dataclass(hints[key]) and isinstance(value, dict):
             kwargs[key] = _build(hints[key], value, f"{prefix}{key}.")
@@ -317,7 +354,12 @@ def _merge_dict_field(cls, key, tp, value, prefix):
 def _all_keys(cls, prefix="") -> list[str]:
     keys = []
     hints = typing.get_type_hints(cls)
+    if cls is Config:
+        for name, (section, _) in SECTIONS.items():
+            keys += _all_keys(section, f"{name}.")
     for f in dataclasses.fields(cls):
+        if f.name.startswith("_"):
+            continue
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
             keys += _all_keys(tp, f"{prefix}{f.name}.")
@@ -491,6 +533,8 @@ def _check_field(obj, f, key):
 
 def _walk(obj, prefix=""):
     for f in dataclasses.fields(obj):
+        if f.name.startswith("_"):  # the registered sections: walked under their own names by validate
+            continue
         value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
             yield from _walk(value, f"{prefix}{f.name}.")
@@ -505,7 +549,8 @@ def _walk(obj, prefix=""):
 def validate(cfg: Config) -> Config:
     """Check every value against its field's choices, registry and range; then cross-field rules."""
     check_run_name(cfg.name)
-    for obj, f, key in _walk(cfg):
+    sections = [(getattr(cfg, name), f"{name}.") for name in SECTIONS]
+    for obj, f, key in [w for part, prefix in [(cfg, "")] + sections for w in _walk(part, prefix)]:
         _check_field(obj, f, key)
     dev = cfg.train.device
     if not (dev in ("auto", "cpu", "mps") or dev == "cuda" or (dev.startswith("cuda:") and dev[5:].isdigit())):

@@ -118,3 +118,35 @@ def test_list_name_shows_a_components_own_settings(capsys):
     assert "d.minibatch_std = False" in capsys.readouterr().out
     assert main(["list", "wgan-gpp"]) == 2
     assert "(did you mean 'wgan-gp'?)" in capsys.readouterr().err
+
+
+def test_a_new_family_adds_its_settings_from_its_own_module(capsys, tmp_path):
+    """register_section: a component's options become a config section without touching gankit/config.py; YAML,
+    key=value overrides, type checks, closest-match errors, the saved config.yaml and the owner check all work."""
+    from dataclasses import dataclass
+
+    from gankit.cli import main
+    from gankit.config import SECTIONS, _ranged, register_section
+
+    @register_section("growth", "recipe", "unconditional")
+    @dataclass
+    class GrowthOptions:
+        fade_images: int = _ranged(600_000, lo=1)
+        final_size: int = 32
+
+    try:
+        cfg = load_config(None, ["growth.fade_images=1000"])
+        assert cfg.growth.fade_images == 1000 and cfg.growth.final_size == 32
+        assert config_from_dict(yaml.safe_load(cfg.to_yaml())).growth.fade_images == 1000
+        assert load_config(None).growth.fade_images == 600_000  # defaults when not given
+        with pytest.raises(ConfigError, match="growth.fade_images = 0 must be >= 1"):
+            load_config(None, ["growth.fade_images=0"])
+        with pytest.raises(ConfigError, match=r"unknown config key 'growth.fade_imgs' \(did you mean 'growth.fade_images'\?\)"):
+            load_config(None, ["growth.fade_imgs=3"])
+        assert main(["train", "--dry-run", "recipe=cgan", "growth.final_size=64"]) == 2
+        assert "growth.final_size is read by recipe 'unconditional', not by this run's recipe 'cgan'" in \
+            capsys.readouterr().err
+        assert main(["list", "unconditional"]) == 0
+        assert "growth.fade_images = 600000" in capsys.readouterr().out
+    finally:
+        SECTIONS.pop("growth")

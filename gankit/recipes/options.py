@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..config import Config
+from ..config import SECTIONS, Config
 from ..errors import ConfigError
 from ..registry import NETWORKS, OBJECTIVES, RECIPES
 
@@ -22,13 +22,13 @@ def changed_settings(cfg: Config) -> list[str]:
     """Dotted keys whose value differs from the field's default (``optim`` entries excepted)."""
     default = Config()
     out = []
-    for section in dataclasses.fields(cfg):
-        value, base = getattr(cfg, section.name), getattr(default, section.name)
+    for section in [f.name for f in dataclasses.fields(cfg)] + list(SECTIONS):
+        value, base = getattr(cfg, section), getattr(default, section)
         if not dataclasses.is_dataclass(value):
             continue
         for f in dataclasses.fields(value):
             if getattr(value, f.name) != getattr(base, f.name):
-                out.append(f"{section.name}.{f.name}")
+                out.append(f"{section}.{f.name}")
     return out
 
 
@@ -44,6 +44,14 @@ def check_settings_are_read(cfg: Config) -> None:
         section, _, field = key.partition(".")
         if section in ("g", "d"):
             _check_network_setting(cfg, section, field)
+            continue
+        if section in SECTIONS:  # a section a component registered: its owner reads all of it
+            kind, owner = SECTIONS[section][1]
+            chosen = {"recipe": cfg.recipe, "objective": cfg.objective.name}.get(kind)
+            if chosen != owner:
+                setting = "recipe" if kind == "recipe" else f"{kind}.name"
+                raise ConfigError(f"{key} is read by {kind} '{owner}', not by this run's {kind} '{chosen}'; "
+                                  f"remove it, or set {setting}={owner}")
             continue
         for registry, chosen, what in ((RECIPES, cfg.recipe, "recipe"), (OBJECTIVES, cfg.objective.name, "objective")):
             owners = _owners(registry, "options", key)
@@ -77,6 +85,9 @@ def options_of(kind: str, name: str) -> list[tuple[str, object]]:
         keys = [f"g.{f}" for f in family.options] + [f"d.{f}" for f in family.options + family.discriminator_options]
     else:
         keys = list(({"recipe": RECIPES, "objective": OBJECTIVES}[kind]).get(name).options)
+        for section, (cls, owner) in SECTIONS.items():
+            if owner == (kind, name):
+                keys += [f"{section}.{f.name}" for f in dataclasses.fields(cls)]
     out = []
     for key in keys:
         section, _, field = key.partition(".")
