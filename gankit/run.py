@@ -49,7 +49,7 @@ class Run:
             recipe = build_recipe(self.config, info)
             ema_nets = None
             try:
-                recipe.nets.load_state_dict(nets)
+                recipe.nets.load_state_dict(recipe.upgrade_weights(dict(nets)))
                 if ema:
                     ema_nets = nn.ModuleDict({g: copy.deepcopy(recipe.nets[g]) for g in recipe.generators})
                     ema_nets.load_state_dict(ema)

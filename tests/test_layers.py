@@ -130,3 +130,27 @@ def test_a_run_written_before_the_seams_changed_still_loads_samples_and_resumes(
     assert main(["traverse", str(run_dir), "--code", "c2", "--rows", "2", "--steps", "3"]) == 0
     assert main(["train", "--resume", str(run_dir), "--no-progress", "train.steps=3"]) == 0
     assert load_run(run_dir).step == 3
+
+
+def test_a_cyclegan_run_whose_pools_were_networks_still_translates_and_resumes(tmp_path):
+    """tests/fixtures/run-before-issue-17-cyclegan (gankit af2bbaa) kept its history pools among the weights;
+    they are recipe state now: the old layout is upgraded on load, and the pools come back filled."""
+    import shutil
+
+    import torch
+
+    from gankit import load_run
+    from gankit.train import Trainer
+
+    run_dir = tmp_path / "old"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "run-before-issue-17-cyclegan", run_dir)
+    run = load_run(run_dir)
+    assert int(run.recipe().pools["a"].filled) == 4
+    assert run.translate(torch.zeros(2, 1, 32, 32), direction="BtoA").shape == (2, 1, 32, 32)
+    cfg = load_run(run_dir).config
+    cfg.train.steps = 3
+    with Trainer(cfg, run_dir, resume=True, progress=False, tensorboard=False) as t:
+        assert int(t.recipe.pools["b"].filled) == 4
+        t.fit()
+    assert load_run(run_dir).step == 3 and "pool_a.images" in torch.load(
+        run_dir / "checkpoints" / "last.state.pt", weights_only=True)["recipe"]

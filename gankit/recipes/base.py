@@ -199,6 +199,10 @@ class Recipe(nn.Module):
     def load_extra_state(self, state: dict) -> None:
         """Restore what :meth:`extra_state` returned."""
 
+    def upgrade_weights(self, nets: dict) -> dict:
+        """The ``nets`` tensors of a checkpoint, adapted from an older layout (the default: unchanged)."""
+        return nets
+
     # -- sampling ---------------------------------------------------------------------------------
     def sampling(self) -> Sampling:
         """How this recipe samples (see :class:`Sampling`); the default is a plain latent z."""

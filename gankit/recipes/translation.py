@@ -180,8 +180,9 @@ class Pix2Pix(Translation):
 class HistoryPool(nn.Module):
     """The image buffer of Shrivastava et al. 2017 used by CycleGAN (sec. 4): D is shown a mix of new fakes
     and up to ``size`` older ones. Once full, each new fake is returned with probability 1/2; otherwise a
-    random stored fake is returned and the new one takes its place. The stored images are buffers, so
-    they are saved with the checkpoint and a resumed run continues with the same pool."""
+    random stored fake is returned and the new one takes its place. The pool is recipe state, not a network:
+    CycleGAN saves it in the trainer state (:meth:`CycleGAN.extra_state`), so a resumed run continues with
+    the same pool."""
 
     def __init__(self, size: int, shape: tuple):
         super().__init__()
@@ -234,8 +235,28 @@ class CycleGAN(Translation):
         size = b[-1]
         return nn.ModuleDict({
             "g_ab": build_translator(cfg.g, a[0], b[0], size), "g_ba": build_translator(cfg.g, b[0], a[0], size),
-            "d_a": build_patch_discriminator(cfg.d, a), "d_b": build_patch_discriminator(cfg.d, b),
-            "pool_a": HistoryPool(cfg.translate.pool_size, a), "pool_b": HistoryPool(cfg.translate.pool_size, b)})
+            "d_a": build_patch_discriminator(cfg.d, a), "d_b": build_patch_discriminator(cfg.d, b)})
+
+    def __init__(self, cfg, info, objective=None):
+        super().__init__(cfg, info, objective)
+        a, b = info.source_shape, info.shape
+        self.pools = nn.ModuleDict({"a": HistoryPool(cfg.translate.pool_size, a),
+                                    "b": HistoryPool(cfg.translate.pool_size, b)})
+
+    def extra_state(self) -> dict:
+        return {f"pool_{side}.{k}": v.detach().cpu().clone() for side, pool in self.pools.items()
+                for k, v in pool.state_dict().items()}
+
+    def load_extra_state(self, state: dict) -> None:
+        for side, pool in self.pools.items():
+            pool.load_state_dict({k: state[f"pool_{side}.{k}"] for k in ("images", "filled")})
+
+    def upgrade_weights(self, nets: dict) -> dict:
+        """Runs saved before the pools became recipe state kept them among the networks' weights."""
+        old = {k: nets.pop(k) for k in [k for k in nets if k.startswith("pool_")]}
+        if old:
+            self.load_extra_state(old)
+        return nets
 
     @property
     def directions(self):
@@ -268,7 +289,7 @@ class CycleGAN(Translation):
         self._last = None
         loss, logs = 0.0, {}
         for side, real, fake in (("a", a, fake_a), ("b", b, fake_b)):
-            side_loss, side_logs, _ = self.d_step(real, n[f"pool_{side}"].query(fake), n[f"d_{side}"], f"_{side}")
+            side_loss, side_logs, _ = self.d_step(real, self.pools[side].query(fake), n[f"d_{side}"], f"_{side}")
             logs.update(side_logs)
             loss = loss + side_loss
         logs["d_loss"] = loss.detach()

@@ -266,7 +266,7 @@ class Trainer:
         nets, ema, step, _ = ckpt.read_weights(d)
         state = ckpt.read_trainer_state(d, step)
         try:
-            self.recipe.nets.load_state_dict(nets)
+            self.recipe.nets.load_state_dict(self.recipe.upgrade_weights(dict(nets)))
             if self.ema is not None:
                 self.ema.load_state_dict(ema)
             for k, o in self.optimizers.items():
@@ -282,7 +282,8 @@ class Trainer:
                 f"the checkpoint in {d} does not fit this config ({reason}); resume with the run's own "
                 "settings (an override may have changed the networks, the optimisers or train.ema_decay)") from None
         self.skipped.update(state.get("skipped", {}))
-        self.recipe.load_extra_state(state.get("recipe", {}))
+        if state.get("recipe"):  # runs saved before recipe state existed keep theirs in the weights (upgraded)
+            self.recipe.load_extra_state(state["recipe"])
         self.step = step
 
     # -- one step ---------------------------------------------------------------------------------
