@@ -39,6 +39,10 @@ def _ranged(default, lo=None, hi=None, lo_open=False, hi_open=False):
     return field(default=default, metadata={"range": (lo, hi, lo_open, hi_open)})
 
 
+# for the sections that components register (register_section): a field with allowed values or a range
+choice, ranged = _choice, _ranged
+
+
 @dataclass
 class DataConfig:
     """Which dataset, and how its examples are shaped."""
@@ -126,33 +130,6 @@ class TricksConfig:
 
 
 @dataclass
-class CondConfig:
-    """Conditional and InfoGAN recipes (ignored by the others)."""
-
-    class_weight: float = _ranged(1.0, lo=0)  # AC-GAN: weight of the class log-likelihood L_C in both losses
-    categorical: int = _ranged(10, lo=0)  # InfoGAN: classes of the categorical code c1 (0: none)
-    continuous: int = _ranged(2, lo=0)  # InfoGAN: continuous codes, each U[-1, 1]
-    info_weight: float = _ranged(1.0, lo=0)  # InfoGAN: lambda for the categorical code (paper: 1)
-    info_weight_continuous: float = _ranged(0.1, lo=0)  # InfoGAN: lambda for continuous codes (paper: < 1)
-    q_optimizer: str = _choice("g", ("g", "d"))  # InfoGAN: which optimiser trains Q's head (the authors' code: d)
-    q_batch_norm: bool = False  # InfoGAN: Q's head is FC 128 - batch norm - lReLU - FC (the paper's table 1)
-
-
-@dataclass
-class TranslateConfig:
-    """Image-to-image recipes: pix2pix, CycleGAN, StarGAN (ignored by the others)."""
-
-    direction: str = _choice("AtoB", ("AtoB", "BtoA"))  # pix2pix: which side of each pair is G's input
-    gan_weight: float = _ranged(1.0, lo=0)  # pix2pix: weight of the cGAN loss (0: the L1-only baseline, no D)
-    l1_weight: float = _ranged(100.0, lo=0)  # pix2pix: lambda of the L1 term (Isola et al.: 100)
-    cycle_weight: float = _ranged(10.0, lo=0)  # CycleGAN: lambda of the cycle loss (Zhu et al.: 10)
-    identity_weight: float = _ranged(0.5, lo=0)  # CycleGAN: identity loss weight, as a fraction of cycle_weight
-    pool_size: int = _ranged(50, lo=0)  # CycleGAN: history of generated images shown to D (0: none)
-    domain_weight: float = _ranged(1.0, lo=0)  # StarGAN: lambda_cls of the domain classification loss
-    recon_weight: float = _ranged(10.0, lo=0)  # StarGAN: lambda_rec of the reconstruction loss
-
-
-@dataclass
 class TrainConfig:
     """The loop. A step is one G update preceded by ``n_critic`` D updates (D first)."""
 
@@ -184,11 +161,12 @@ class TrainConfig:
 SECTIONS: Dict[str, tuple] = {}
 
 
-def register_section(name: str, owner_kind: str, owner: str):
+def register_section(name: str, owner_kind: Optional[str] = None, owner: Optional[str] = None):
     """Class decorator: a component's own options as a config section (``name: {...}`` in YAML,
     ``name.field=value`` on the command line), so that a new family adds its settings from its own file,
     without touching this module. ``owner_kind`` / ``owner`` ("recipe", "progan") name the component that
-    reads the section; changing it under another component is refused (:mod:`gankit.recipes.options`)."""
+    reads the section; changing it under another component is refused (:mod:`gankit.recipes.options`).
+    Without an owner, each key belongs to the components that list it in their ``options``."""
 
     def register(cls):
         if name in {f.name for f in dataclasses.fields(Config)} or (name in SECTIONS and SECTIONS[name][0] is not cls):
@@ -216,8 +194,6 @@ class Config:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     optim: Dict[str, OptimConfig] = field(default_factory=_default_optims)
     tricks: TricksConfig = field(default_factory=TricksConfig)
-    cond: CondConfig = field(default_factory=CondConfig)
-    translate: TranslateConfig = field(default_factory=TranslateConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     #: the sections that components registered from their own modules (:func:`register_section`)
     _sections: Dict[str, Any] = field(default_factory=dict, repr=False)

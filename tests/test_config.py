@@ -126,12 +126,12 @@ def test_a_new_family_adds_its_settings_from_its_own_module(capsys, tmp_path):
     from dataclasses import dataclass
 
     from gankit.cli import main
-    from gankit.config import SECTIONS, _ranged, register_section
+    from gankit.config import SECTIONS, ranged, register_section
 
     @register_section("growth", "recipe", "unconditional")
     @dataclass
     class GrowthOptions:
-        fade_images: int = _ranged(600_000, lo=1)
+        fade_images: int = ranged(600_000, lo=1)
         final_size: int = 32
 
     try:

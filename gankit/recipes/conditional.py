@@ -17,17 +17,34 @@ In the D step the fakes get the real batch's labels, so a gradient penalty compa
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import choice, ranged, register_section
 from ..errors import ConfigError
 from ..nets import build_discriminator, build_generator
 from ..nets.conditional import ConditionalBNGenerator, ProjectionDiscriminator, concat_labels, with_label_channels
 from ..registry import RECIPES
 from .base import DataInfo, LatentPart, Phase, Recipe, Sampling
+
+
+@register_section("cond")
+@dataclass
+class CondConfig:
+    """The ``cond:`` section: AC-GAN's class weight and InfoGAN's codes. Each key is read by the recipe that
+    declares it in its ``options`` (the section itself belongs to no single recipe)."""
+
+    class_weight: float = ranged(1.0, lo=0)  # AC-GAN: weight of the class log-likelihood L_C in both losses
+    categorical: int = ranged(10, lo=0)  # InfoGAN: classes of the categorical code c1 (0: none)
+    continuous: int = ranged(2, lo=0)  # InfoGAN: continuous codes, each U[-1, 1]
+    info_weight: float = ranged(1.0, lo=0)  # InfoGAN: lambda for the categorical code (paper: 1)
+    info_weight_continuous: float = ranged(0.1, lo=0)  # InfoGAN: lambda for continuous codes (paper: < 1)
+    q_optimizer: str = choice("g", ("g", "d"))  # InfoGAN: which optimiser trains Q's head (the authors' code: d)
+    q_batch_norm: bool = False  # InfoGAN: Q's head is FC 128 - batch norm - lReLU - FC (the paper's table 1)
 
 
 class ClassConditional(Recipe):

@@ -45,7 +45,7 @@ def check_settings_are_read(cfg: Config) -> None:
         if section in ("g", "d"):
             _check_network_setting(cfg, section, field)
             continue
-        if section in SECTIONS:  # a section a component registered: its owner reads all of it
+        if section in SECTIONS and SECTIONS[section][1][0] is not None:  # a section one component owns
             kind, owner = SECTIONS[section][1]
             chosen = {"recipe": cfg.recipe, "objective": cfg.objective.name}.get(kind)
             if chosen != owner:

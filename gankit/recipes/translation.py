@@ -7,17 +7,35 @@ during training, and keeping the D step's G(x) for the G step. D is a PatchGAN
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import choice, ranged, register_section
 from ..errors import ConfigError
 from ..nets import build_patch_discriminator, build_translator
 from ..nets.conditional import concat_labels
 from ..registry import RECIPES
 from .base import Phase, Recipe, Sampling
+
+
+@register_section("translate")
+@dataclass
+class TranslateConfig:
+    """The ``translate:`` section of the image-to-image recipes; each key is read by the recipe that declares it
+    in its ``options``."""
+
+    direction: str = choice("AtoB", ("AtoB", "BtoA"))  # pix2pix: which side of each pair is G's input
+    gan_weight: float = ranged(1.0, lo=0)  # pix2pix: weight of the cGAN loss (0: the L1-only baseline, no D)
+    l1_weight: float = ranged(100.0, lo=0)  # pix2pix: lambda of the L1 term (Isola et al.: 100)
+    cycle_weight: float = ranged(10.0, lo=0)  # CycleGAN: lambda of the cycle loss (Zhu et al.: 10)
+    identity_weight: float = ranged(0.5, lo=0)  # CycleGAN: identity loss weight, as a fraction of cycle_weight
+    pool_size: int = ranged(50, lo=0)  # CycleGAN: history of generated images shown to D (0: none)
+    domain_weight: float = ranged(1.0, lo=0)  # StarGAN: lambda_cls of the domain classification loss
+    recon_weight: float = ranged(10.0, lo=0)  # StarGAN: lambda_rec of the reconstruction loss
 
 
 def gray_to_rgb(x: torch.Tensor, channels: int) -> torch.Tensor:
