@@ -109,7 +109,7 @@ def _sample(args) -> int:
     tag = "" if args.cls is None else f"_class{args.cls}"
     out = Path(args.out) if args.out else run.path / f"sample{tag}_seed{args.seed}.png"
     _check_out_file(out)
-    x = run.sample(args.n, seed=args.seed, ema=not args.no_ema, labels=args.cls)
+    x = run.sample(args.n, seed=args.seed, ema=not args.no_ema, labels=args.cls, options=_options(args.opt))
     if run.info.kind == "points":
         from .data import build_dataset
 
@@ -118,6 +118,20 @@ def _sample(args) -> int:
         save_grid(x, out)
     print(f"wrote {args.n} samples from step {run.step} to {out}")
     return 0
+
+
+def _options(items) -> dict:
+    """``["psi=0.7", "mix=3"]`` -> {"psi": 0.7, "mix": 3.0}: generation options (numbers where they parse)."""
+    out = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise GankitError(f"--opt takes NAME=VALUE, got {item!r}")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            out[name.strip()] = value.strip()
+    return out
 
 
 def _check_out_file(out: Path) -> None:
@@ -324,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-ema", action="store_true", help="use the raw G even if the run kept an EMA")
     s.add_argument("--class", dest="cls", type=int, help="conditional runs: every sample of this class")
     s.add_argument("--class-grid", action="store_true", help="conditional runs: one row per class, fixed z per column")
+    s.add_argument("--opt", action="append", metavar="NAME=VALUE",
+                   help="a generation option the run's recipe declares (repeatable; `gankit list RECIPE`)")
     s.set_defaults(func=_sample)
 
     t = sub.add_parser("traverse", help="InfoGAN: vary one latent code, hold the rest (paper's fig. 2)")

@@ -122,10 +122,24 @@ class Run:
         return self.recipe(device).latent(n, gen, device, labels=labels)
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, ema: bool = True, device="cpu", dropout: Optional[bool] = None) -> torch.Tensor:
-        """G(z). ``dropout`` keeps G's dropout on (default: the run's ``tricks.g_dropout_at_sample``)."""
+    def generate(self, z: torch.Tensor, ema: bool = True, device="cpu", dropout: Optional[bool] = None,
+                 options: Optional[dict] = None) -> torch.Tensor:
+        """G(z). ``dropout`` keeps G's dropout on (default: the run's ``tricks.g_dropout_at_sample``);
+        ``options`` are the generation options the recipe declares (``Sampling.options``)."""
         recipe, nets = self.recipe(device), self._sampling_nets(ema, device, dropout)
-        return self._finite(recipe.generate(z.to(device), nets).float().cpu())
+        options = self.check_options(options)
+        return self._finite(recipe.generate(z.to(device), nets, **options).float().cpu())
+
+    def check_options(self, options: Optional[dict]) -> dict:
+        """Refuse, in one line, a generation option the run's recipe does not declare."""
+        options = dict(options or {})
+        declared = self.sampling.options
+        for name in options:
+            if name not in declared:
+                takes = f"it takes: {', '.join(declared)}" if declared else "it takes none"
+                raise ConfigError(f"run {self.path} (recipe '{self.config.recipe}') has no generation option "
+                                  f"{name!r}{closest(name, declared)}; {takes}")
+        return options
 
     def _finite(self, x: torch.Tensor) -> torch.Tensor:
         """G's outputs, refused when any is NaN or infinite (finite weights can still overflow)."""
@@ -201,12 +215,15 @@ class Run:
                               f"{', '.join(values)}")
         return values.index(value)
 
-    def sample(self, n: int = 64, seed: int = 0, ema: bool = True, device="cpu", labels=None) -> torch.Tensor:
-        """``n`` samples from fresh latents drawn with ``seed``; ``labels``: a class, or one per sample."""
+    def sample(self, n: int = 64, seed: int = 0, ema: bool = True, device="cpu", labels=None,
+               options: Optional[dict] = None) -> torch.Tensor:
+        """``n`` samples from fresh latents drawn with ``seed``; ``labels``: a class, or one per sample;
+        ``options``: generation options the recipe declares (e.g. a truncation)."""
         if n < 1:
             raise ConfigError(f"--n must be at least 1, got {n}")
+        self.check_options(options)
         check_sampling_fits(n, self.recipe(device), f"drawing {n:,} samples at once", "lower --n")
-        return self.generate(self.latent(n, seed, device, labels), ema, device)
+        return self.generate(self.latent(n, seed, device, labels), ema, device, options=options)
 
 
 def load_run(path: str | Path) -> Run:

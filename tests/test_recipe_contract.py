@@ -86,6 +86,8 @@ def test_every_recipe_keeps_the_contract(name, tmp_path, capsys):
             assert torch.equal(code[:, declared.class_part.columns].argmax(1), labels)
         else:
             refused.append(["sample", run.path, "--class", "1"])
+        if not declared.options:
+            refused.append(["sample", run.path, "--opt", "psi=0.5"])
         for code in declared.codes:
             assert main(["traverse", str(run.path), "--code", code, "--rows", "2", "--steps", "3"]) == 0
         if not declared.codes:

@@ -149,3 +149,30 @@ def test_streams_that_cannot_change_refuse_in_one_line(tmp_path):
     toy = build_dataset(load_config("ring-ns").data)
     with pytest.raises(ConfigError, match="cannot change batch size or resolution"):
         toy.stream(8, 0).next(batch_size=4)
+
+
+class Scaled(Unconditional):
+    """A recipe with one generation option: its samples times ``scale``."""
+
+    generation_options = ("scale",)
+
+    def generate(self, z, nets=None, scale=1.0, **cond):
+        return super().generate(z, nets) * scale
+
+
+def test_generation_options_reach_the_recipe_and_others_are_refused(tmp_path, capsys):
+    from gankit import load_run
+    from gankit.cli import main
+
+    RECIPES.register("test-scaled")(Scaled)
+    try:
+        cfg = load_config(None, ["recipe=test-scaled", "data.name=digits", "data.image_size=16", "g.width=8",
+                                 "d.width=8", "latent.dim=8", "train.steps=1", "train.batch_size=8"])
+        run = load_run(train(cfg, tmp_path / "r", progress=False, tensorboard=False).path)
+        assert run.sampling.options == ("scale",)
+        assert torch.allclose(run.sample(4, options={"scale": 0.5}), 0.5 * run.sample(4))
+        assert main(["sample", str(run.path), "--opt", "scale=0.25", "--out", str(tmp_path / "x.png")]) == 0
+        assert main(["sample", str(run.path), "--opt", "scal=0.25"]) == 2
+        assert "has no generation option 'scal' (did you mean 'scale'?); it takes: scale" in capsys.readouterr().err
+    finally:
+        RECIPES._items.pop("test-scaled")

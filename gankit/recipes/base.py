@@ -68,7 +68,8 @@ class Sampling:
       check it); False for an unnamed categorical code (matched to classes by the Hungarian algorithm).
     - ``parts``: the named blocks of the latent, in order (``z`` first).
     - ``directions``: the mappings ``translate --direction`` accepts (pix2pix, CycleGAN).
-    - ``options``: extra generation options by name (none yet; StyleGAN's truncation will be one).
+    - ``options``: extra generation options by name, keywords of ``recipe.generate`` (``gankit sample --opt
+      NAME=VALUE``; none yet, StyleGAN's truncation will be one).
     """
 
     source: str = "latent"
@@ -157,6 +158,8 @@ class Recipe(nn.Module):
     condition: Optional[str] = None
     #: the settings only this family reads (checked by :mod:`gankit.recipes.options`; listed by `gankit list NAME`)
     options: tuple = ()
+    #: keyword options of :meth:`generate` at sampling time (``Sampling.options``)
+    generation_options: tuple = ()
 
     def __init__(self, cfg, info: DataInfo, objective=None):
         super().__init__()
@@ -206,7 +209,7 @@ class Recipe(nn.Module):
     # -- sampling ---------------------------------------------------------------------------------
     def sampling(self) -> Sampling:
         """How this recipe samples (see :class:`Sampling`); the default is a plain latent z."""
-        return Sampling(source=self.source, condition=self.condition,
+        return Sampling(source=self.source, condition=self.condition, options=self.generation_options,
                         parts=(LatentPart("z", 0, self.cfg.latent.dim, "noise"),))
 
     def latent(self, n: int, generator: Optional[torch.Generator] = None, device=None) -> torch.Tensor:

@@ -70,7 +70,7 @@ class ClassConditional(Recipe):
 
     def sampling(self) -> Sampling:
         d, k = self.cfg.latent.dim, self.num_classes
-        return Sampling(condition="class", classes=k, named_classes=True,
+        return Sampling(condition="class", classes=k, named_classes=True, options=self.generation_options,
                         parts=(LatentPart("z", 0, d, "noise"), LatentPart("y", d, d + k, "one-hot")))
 
     # -- the code [z, y] --------------------------------------------------------------------------

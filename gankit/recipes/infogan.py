@@ -64,7 +64,8 @@ class InfoGAN(Recipe):
         first = 2 if k else 1
         for i in range(self.cfg.cond.continuous):
             parts.append(LatentPart(f"c{first + i}", d + k + i, d + k + i + 1, "continuous"))
-        return Sampling(condition="codes", classes=k or None, named_classes=False, parts=tuple(parts))
+        return Sampling(condition="codes", classes=k or None, named_classes=False, parts=tuple(parts),
+                        options=self.generation_options)
 
     def build_nets(self, cfg, info):
         d = build_discriminator(cfg.d, info.shape)

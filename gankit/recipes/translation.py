@@ -67,7 +67,8 @@ class Translation(Recipe):
         raise ConfigError(f"recipe '{self.cfg.recipe}' translates images and has no latent; use `gankit translate`")
 
     def sampling(self) -> Sampling:
-        return Sampling(source="image", condition=self.condition, directions=tuple(self.directions))
+        return Sampling(source="image", condition=self.condition, directions=tuple(self.directions),
+                        options=self.generation_options)
 
     #: directions ``translate`` accepts ("AtoB", "BtoA"); StarGAN has none (it takes target labels)
     @property
