@@ -37,7 +37,7 @@ def extraction_speed(args) -> list[dict]:
     import torch
 
     from gankit.errors import GankitError
-    from gankit.metrics.backbones import build_backbone
+    from gankit.metrics.extractors import build_backbone
 
     rows = []
     for name in args.backbones:
