@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -59,7 +60,10 @@ class RunLock:
         f = open(self.path, "a+")
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):  # a file system without locks
+                f.close()
+                return self
             f.seek(0)
             owner = f.read().strip() or "another process"
             f.close()
