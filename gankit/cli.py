@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from .config import MAX_SEED
 from .errors import GankitError
 
 DEFAULT_PRESET = "mnist-dcgan"
@@ -159,7 +160,7 @@ def _bounded(lo: int, hi: int):
     return parse
 
 
-SEED = _bounded(0, 2**63 - 1)
+SEED = _bounded(0, MAX_SEED)
 POSITIVE = _bounded(1, 2**31 - 1)
 
 

@@ -84,11 +84,13 @@ def activation_numel_per_example(recipe) -> Optional[int]:
     if recipe.sampling().source != "latent" or "d" not in recipe.nets:
         return None
     try:
-        def run():
-            z = recipe.latent(1, None, torch.device("meta"))
-            x = recipe.generate(z)
-            if isinstance(x, torch.Tensor):
-                recipe.nets["d"](x.expand(max(recipe.cfg.d.pack, 1), *x.shape[1:]) if recipe.cfg.d.pack > 1 else x)
+        from .recipes.base import pack
+
+        m = recipe.cfg.d.pack
+
+        def run():  # one example through G, then D on one (packed) input of m examples
+            x = recipe.generate(recipe.latent(1, None, torch.device("meta")))
+            recipe.nets["d"](pack(x.expand(m, *x.shape[1:]), m))
         return _leaf_output_numel(recipe.nets, run)
     except Exception:
         return None

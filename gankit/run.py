@@ -179,6 +179,7 @@ class Run:
 
             raise ConfigError(f"run {self.path} (recipe '{self.config.recipe}') does not translate images; "
                               f"translate needs {serving('image')}")
+        recipe.check_direction(direction)
         nets = self._sampling_nets(ema, device, dropout)
         x = x.to(device)
         if declared.directions:
@@ -186,12 +187,7 @@ class Run:
                 raise ConfigError(f"this {self.config.recipe} run takes no target attributes (--to); it translates "
                                   f"{' and '.join(declared.directions)}: use --direction")
             direction = direction or declared.directions[0]
-            if direction not in declared.directions:
-                raise ConfigError(f"this {self.config.recipe} run translates {' and '.join(declared.directions)} only, "
-                                  f"not {direction}")
             return self._finite(recipe.translate(x, nets, direction=direction).float().cpu())
-        if direction:  # the recipe says what it takes instead
-            recipe.translate(x, nets, direction=direction)
         if target is not None:
             return self._finite(recipe.translate(x, nets, target=target.to(device)).float().cpu())
         target = recipe.predict(x)

@@ -70,9 +70,7 @@ def translate_images(run, inputs: str | Path, out: str | Path, direction: Option
         raise GankitError(f"run {run.path} (recipe '{run.config.recipe}') does not translate images; "
                           f"gankit translate needs {serving('image')}")
     targets = parse_targets(to)
-    if declared.directions and direction and direction not in declared.directions:
-        raise ConfigError(f"this {run.config.recipe} run translates {' and '.join(declared.directions)} only, "
-                          f"not {direction}")
+    recipe.check_direction(direction)  # before anything is written
     for name, value in targets.items():  # check every --to pair before anything is written
         run.value_index(name, value)
     files = input_files(inputs)

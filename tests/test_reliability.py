@@ -135,6 +135,33 @@ def test_overwrite_moves_the_old_run_aside_until_the_new_one_has_started(project
     assert tree(run) != old and sorted(p.name for p in (project / "runs").iterdir()) == ["precious", "r"]
 
 
+def test_overwrite_never_deletes_an_earlier_set_aside_run(project, capsys):
+    """A run kept aside by an earlier --overwrite that was killed (named like gankit's, even by this very
+    process id) is neither reused nor deleted by the next --overwrite."""
+    run = project / "runs" / "r"
+    assert run_cli(capsys, "train", *TOY, "train.steps=2", "--name", "r")[0] == 0
+    kept = project / "runs" / f".r.replaced-{os.getpid()}"
+    (kept / "checkpoints").mkdir(parents=True)
+    (kept / "config.yaml").write_text("name: r\n")
+    (kept / "checkpoints" / "last.safetensors").write_bytes(b"an earlier run")
+    before = tree(kept)
+    assert run_cli(capsys, "train", *TOY, "train.steps=2", "train.seed=3", "--name", "r", "--overwrite")[0] == 0
+    assert tree(kept) == before
+    assert sorted(p.name for p in (project / "runs").iterdir()) == [kept.name, "precious", "r"]
+
+
+def test_overwrite_through_a_symlink_replaces_the_link_not_its_target(project, capsys, tmp_path):
+    target = tmp_path / "elsewhere" / "run"
+    assert run_cli(capsys, "train", *TOY, "train.steps=2", "--run-dir", target)[0] == 0
+    before = tree(target)
+    link = project / "runs" / "linked"
+    link.symlink_to(target, target_is_directory=True)
+    assert run_cli(capsys, "train", *TOY, "train.steps=2", "train.seed=3", "--run-dir", link, "--overwrite")[0] == 0
+    assert tree(target) == before  # the user's folder behind the link is untouched
+    assert link.is_dir() and not link.is_symlink() and (link / "config.yaml").exists()
+    assert sorted(p.name for p in (project / "runs").iterdir()) == ["linked", "precious"]
+
+
 # ----------------------------------------------------------------------------- 2. kill-safe checkpoints
 
 KILLER = r"""
@@ -199,13 +226,27 @@ def test_a_kill_at_every_checkpoint_write_boundary_leaves_a_run_that_resumes_exa
 def test_resume_removes_temporaries_a_kill_left(tmp_path, tiny_overrides):
     cfg = load_config("mnist-dcgan", tiny_overrides)
     run = train(cfg, tmp_path / "r", progress=False, tensorboard=False)
-    stale = [run.path / "checkpoints" / ".last.safetensors.abc123.tmp", run.path / ".metrics.jsonl.x1.tmp",
-             run.path / "samples" / ".final.png.zz.tmp"]
-    for p in stale:
-        p.write_bytes(b"half")
+    import tempfile
+
+    stale = []  # named exactly as gankit.io.atomic_path names its temporary files
+    for folder, name in ((run.path / "checkpoints", "last.safetensors"), (run.path, "metrics.jsonl"),
+                         (run.path / "samples", "final.png")):
+        fd, path = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        os.write(fd, b"half")
+        os.close(fd)
+        stale.append(Path(path))
+    # files gankit did not write, and a folder reached through a link, are left alone
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / ".notes.abc12345.tmp").write_text("a user's")
+    (run.path / "linked").symlink_to(outside, target_is_directory=True)
+    users = [run.path / ".my.tmp", run.path / "samples" / ".draft.png.tmp", run.path / "notes.abcdefgh.tmp"]
+    for p in users:
+        p.write_text("a user's")
     Trainer(load_config("mnist-dcgan", tiny_overrides + ["train.steps=7"]), run.path, resume=True,
             progress=False, tensorboard=False).fit()
     assert not any(p.exists() for p in stale)
+    assert all(p.read_text() == "a user's" for p in users + [outside / ".notes.abc12345.tmp"])
 
 
 # ----------------------------------------------------------------------------- 3. non-finite guards
@@ -257,7 +298,8 @@ def test_an_infinite_gradient_stops_training_or_is_skipped_on_request(tmp_path, 
 def test_adam_at_a_huge_lr_stops_instead_of_training_on_infinities(tmp_path, capsys):
     code, _, err = run_cli(capsys, "train", *ISSUE_TOY, "--run-dir", tmp_path / "p2", "train.steps=200",
                            "optim.d.lr=1e6", "optim.g.lr=1e6")
-    assert_one_line_error(code, err, "became")
+    assert_one_line_error(code, err, "the gradient norm of optim.d became inf in the d update of step 2")
+    assert not (tmp_path / "p2" / "checkpoints" / "last.safetensors").exists()  # it stopped before any save
 
 
 def _forge(run: Path, change):

@@ -79,6 +79,12 @@ class Translation(Recipe):
                   target: Optional[torch.Tensor] = None) -> torch.Tensor:
         raise NotImplementedError
 
+    def check_direction(self, direction: Optional[str]) -> None:
+        """Refuse, before anything is computed or written, a ``--direction`` this run cannot take."""
+        if direction is not None and direction not in self.directions:
+            raise ConfigError(f"this {self.cfg.recipe} run translates {' and '.join(self.directions)} only, "
+                              f"not {direction}")
+
     def sample_panel(self, batch: tuple, nets: nn.ModuleDict) -> tuple[torch.Tensor, int]:
         """The figure saved during training, as (images, images per row)."""
         raise NotImplementedError
@@ -407,9 +413,11 @@ class StarGAN(Translation):
 
     def translate(self, x, nets=None, direction=None, target=None):
         """G(x, target) with ``target`` (N, n_attributes) value indices."""
+        return self._g(x, target, nets)
+
+    def check_direction(self, direction):
         if direction is not None:
             raise ConfigError("--direction is for pix2pix and CycleGAN runs; a StarGAN run takes --to attr=value")
-        return self._g(x, target, nets)
 
     def sample_panel(self, batch, nets):
         """Input, then one column per attribute value: that attribute set, the others kept from the source."""

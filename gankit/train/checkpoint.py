@@ -79,12 +79,6 @@ def save_pair(d: Path, step: int, state: dict, tensors: dict, info: DataInfo, pr
     fsync_dir(d)
 
 
-def save_weights(ckpt_dir: Path, step: int, info: DataInfo, nets, ema=None) -> None:
-    """Weights alone (no trainer state), e.g. for a run assembled by hand."""
-    meta = {"step": str(step), "data_info": json.dumps(info.to_json())}
-    save_tensors(_weights(ckpt_dir, "last"), weight_tensors(nets, ema), meta)
-
-
 def read_weights(ckpt_dir: Path, prefix: str = "last") -> tuple[dict, dict, int, DataInfo]:
     path = _weights(ckpt_dir, prefix)
     if not path.exists():
@@ -124,7 +118,8 @@ def tidy(ckpt_dir: Path) -> None:
     """Settle pairs that a kill interrupted: the pending state of the weights' step becomes the pair's state
     file; states of steps that never got their weights are deleted. Called with the run's lock held."""
     for prefix in ("last", "best"):
-        pending = list(ckpt_dir.glob(f"{prefix}.state-*.pt"))
+        pending = [f for f in ckpt_dir.glob(f"{prefix}.state-*.pt")
+                   if f.name[len(prefix) + 7 : -3].isdigit() and f.is_file()]  # only names save_pair writes
         if not pending:
             continue
         step = read_weights(ckpt_dir, prefix)[2] if _weights(ckpt_dir, prefix).exists() else None

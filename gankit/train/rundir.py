@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -90,11 +92,14 @@ class Replacement:
         self.path, self.aside = path, aside
 
     def discard(self) -> None:
-        shutil.rmtree(self.aside, ignore_errors=True)
+        if self.aside.is_symlink():  # --overwrite of a link to a run: drop the link, never what it points to
+            self.aside.unlink()
+        else:
+            shutil.rmtree(self.aside, ignore_errors=True)
 
     def restore(self) -> None:
-        if self.aside.exists():
-            shutil.rmtree(self.path, ignore_errors=True)
+        if self.aside.exists() or self.aside.is_symlink():
+            shutil.rmtree(self.path, ignore_errors=True)  # the new run's folder, which gankit created
             os.replace(self.aside, self.path)
 
 
@@ -114,8 +119,7 @@ def prepare_run_dir(path: Path, resume: bool, overwrite: bool) -> tuple[RunLock,
                               "--overwrite to replace it, or --name to choose another")
         check_replaceable(path)
         old_lock = RunLock(path).acquire()  # refuses to replace a run that is training right now
-        aside = path.with_name(f".{path.name}.replaced-{os.getpid()}")
-        shutil.rmtree(aside, ignore_errors=True)
+        aside = _unused_name(path)
         os.replace(path, aside)
         old_lock.release()
         replaced = Replacement(path, aside)
@@ -128,12 +132,27 @@ def prepare_run_dir(path: Path, resume: bool, overwrite: bool) -> tuple[RunLock,
         raise
 
 
+def _unused_name(path: Path) -> Path:
+    """A fresh hidden name beside ``path`` for the run that --overwrite sets aside (an earlier one, kept
+    after a kill, is never reused or deleted)."""
+    taken = Path(tempfile.mkdtemp(prefix=f".{path.name}.replaced-", dir=path.parent))
+    taken.rmdir()  # only the unique name is wanted: the rename below creates it
+    return taken
+
+
+#: the temporary files of :func:`gankit.io.atomic_path` (``tempfile.mkstemp``: ".NAME." + 8 characters + ".tmp")
+_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
 def remove_stale_temporaries(run_dir: Path) -> int:
-    """Delete the ``.NAME.*.tmp`` files that a killed writer left behind; returns how many."""
+    """Delete the temporary files that a killed gankit writer left in the run directory and its own
+    sub-folders (not in folders reached through a symbolic link); returns how many."""
     removed = 0
-    for folder in [run_dir] + [p for p in run_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]:
-        for f in folder.glob(".*.tmp"):
-            if f.is_file():
+    folders = [run_dir] + [p for p in run_dir.iterdir()
+                           if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]
+    for folder in folders:
+        for f in folder.iterdir():
+            if _TEMPORARY.match(f.name) and f.is_file() and not f.is_symlink():
                 f.unlink(missing_ok=True)
                 removed += 1
     return removed

@@ -20,8 +20,6 @@ from typing import Optional
 import torch
 
 from ..config import Config, _default_optims
-
-DEFAULT_OPTIMIZERS = tuple(_default_optims())  # entries every config has, used or not (GMMN has no D)
 from ..data import build_dataset
 from ..errors import CheckpointError, ConfigError, RunDirError, TrainingDiverged
 from ..io import write_text
@@ -29,11 +27,12 @@ from ..objectives import build_objective
 from ..recipes import DataInfo, build_recipe
 from ..recipes.options import check_settings_are_read
 from ..viz.plots import plot_losses
+from ..memory import check_training_fits
 from . import checkpoint as ckpt
 from .logger import MetricsLogger
-from ..memory import check_training_fits
 from .rundir import prepare_run_dir, remove_stale_temporaries
 
+DEFAULT_OPTIMIZERS = tuple(_default_optims())  # entries every config has, used or not (GMMN has no D)
 SAMPLE_SEED_OFFSET = 1_000_003  # the fixed grid latents come from their own seed, not the training stream
 STANDING_STATS_SEED_OFFSET = 2_000_003  # so do the latents that re-estimate the EMA G's batch-norm statistics
 
