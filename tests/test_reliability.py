@@ -147,6 +147,7 @@ def test_overwrite_never_deletes_an_earlier_set_aside_run(project, capsys):
     before = tree(kept)
     assert run_cli(capsys, "train", *TOY, "train.steps=2", "train.seed=3", "--name", "r", "--overwrite")[0] == 0
     assert tree(kept) == before
+    assert "seed: 3" in (run / "config.yaml").read_text()  # the run itself was replaced
     assert sorted(p.name for p in (project / "runs").iterdir()) == [kept.name, "precious", "r"]
 
 
