@@ -108,6 +108,16 @@ def _sample(args) -> int:
         print(f"wrote a class grid (one row per class, one z per column) from step {run.step} to {out}")
         return 0
     tag = "" if args.cls is None else f"_class{args.cls}"
+    if args.stages:
+        from .viz.grid import save_stages
+
+        out = Path(args.out) if args.out else run.path / f"stages{tag}_seed{args.seed}.png"
+        _check_out_file(out)
+        stages = run.stages(args.n, seed=args.seed, ema=not args.no_ema, labels=args.cls)
+        save_stages(stages, out)
+        print(f"wrote the stages of {args.n} samples from step {run.step} to {out} (one row per sample; columns: "
+              f"{', '.join(label for label, _ in stages)}; residuals scaled to fill the grey range)")
+        return 0
     out = Path(args.out) if args.out else run.path / f"sample{tag}_seed{args.seed}.png"
     _check_out_file(out)
     x = run.sample(args.n, seed=args.seed, ema=not args.no_ema, labels=args.cls, options=_options(args.opt))
@@ -339,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-ema", action="store_true", help="use the raw G even if the run kept an EMA")
     s.add_argument("--class", dest="cls", type=int, help="conditional runs: every sample of this class")
     s.add_argument("--class-grid", action="store_true", help="conditional runs: one row per class, fixed z per column")
+    s.add_argument("--stages", action="store_true",
+                   help="staged runs (LAPGAN): one row per sample, one column per intermediate image")
     s.add_argument("--opt", action="append", metavar="NAME=VALUE",
                    help="a generation option the run's recipe declares (repeatable; `gankit list RECIPE`)")
     s.set_defaults(func=_sample)

@@ -222,5 +222,24 @@ class Run:
         return self.generate(self.latent(n, seed, device, labels), ema, device, options=options)
 
 
+    @torch.no_grad()
+    def stages(self, n: int = 8, seed: int = 0, ema: bool = True, device="cpu", labels=None) -> list:
+        """[(label, images)]: the images ``n`` samples pass through, coarse to fine (a recipe that declares
+        ``staged``, e.g. LAPGAN's I_0, then l_k, h~_k and I_k per level); the last is the sample."""
+        recipe = self.recipe(device)
+        if not recipe.staged:
+            from .registry import RECIPES
+
+            staged = " or ".join(name for name, cls in RECIPES.items() if cls.staged)
+            raise ConfigError(f"run {self.path} (recipe '{self.config.recipe}') draws its samples in one stage; "
+                              f"--stages needs a {staged} run")
+        if n < 1:
+            raise ConfigError(f"--n must be at least 1, got {n}")
+        check_sampling_fits(n, recipe, f"drawing {n:,} samples at once", "lower --n")
+        code = self.latent(n, seed, device, labels)
+        nets = self._sampling_nets(ema, device, None)
+        return [(label, self._finite(x.float().cpu())) for label, x in recipe.stages(code, nets)]
+
+
 def load_run(path: str | Path) -> Run:
     return Run(path)

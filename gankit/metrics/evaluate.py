@@ -24,6 +24,7 @@ from .extractors import build_backbone
 from .classifier import cache_dir, class_histogram
 from .frechet import feature_stats, frechet_distance
 from .manifold import density_coverage, precision_recall
+from .parzen import parzen_score, split_reference, unit_pixels
 from .scores import inception_score, kernel_inception_distance
 
 from .names import ALL_METRICS  # noqa: E402,F401  (re-exported: gankit.metrics.evaluate.ALL_METRICS)
@@ -56,6 +57,51 @@ def real_features(data_cfg, split: str, backbone, n: int, progress: bool = False
     return feats, probs, len(feats)
 
 
+#: the scores computed on a backbone's features (``parzen`` works on the pixels)
+FEATURE_METRICS = ("fid", "kid", "is", "pr", "dc")
+
+
+def reference_images(data_cfg, split: str) -> torch.Tensor:
+    """The uint8 images of a split of the run's dataset, at the run's image size."""
+    from ..config import DataConfig
+    from ..data import build_dataset
+
+    return build_dataset(DataConfig(**{**data_cfg.__dict__, "split": split, "limit": None})).images()
+
+
+def parzen_of(data_cfg, split: str, fake: torch.Tensor) -> dict:
+    """The Parzen-window log-likelihood (:mod:`gankit.metrics.parzen`) of one half of the reference split under
+    the generated images, its bandwidth chosen on the other half."""
+    validation, test = split_reference(reference_images(data_cfg, split))
+    if len(test) < 2:
+        raise GankitError(f"the Parzen estimate needs at least 4 reference images, {data_cfg.name}:{split} has "
+                          f"{len(validation) + len(test)}")
+    return parzen_score(unit_pixels(fake), unit_pixels(validation), unit_pixels(test))
+
+
+def feature_scores(data_cfg, split, fake, metrics, n, backbone, resize, knn_max, progress, protocol) -> dict:
+    """FID, KID, IS, precision/recall and density/coverage on one backbone's features; adds what it used to
+    ``protocol``."""
+    bb = build_backbone(backbone, input_size=resize)
+    real_f, _, n_real = real_features(data_cfg, split, bb, n, progress)
+    fake_f, fake_p = bb.extract(fake, progress=progress)
+    sfx, scores = _suffix(bb), {}
+    if "fid" in metrics:
+        scores[f"fid{sfx}"] = frechet_distance(*feature_stats(real_f), *feature_stats(fake_f))
+    if "kid" in metrics:
+        scores[f"kid{sfx}"], scores[f"kid{sfx}_std"] = kernel_inception_distance(real_f, fake_f)
+    if "is" in metrics:
+        scores[f"is{sfx}"], scores[f"is{sfx}_std"] = inception_score(fake_p, splits=min(10, len(fake_p)))
+    k = min(knn_max, len(real_f), len(fake_f))
+    if "pr" in metrics:
+        scores["precision"], scores["recall"] = precision_recall(real_f[:k], fake_f[:k], k=3)
+    if "dc" in metrics:
+        scores["density"], scores["coverage"] = density_coverage(real_f[:k], fake_f[:k], k=5)
+    protocol.update({"backbone": bb.name, "resize": bb.input_size, "n_real": n_real, "knn_samples": k,
+                     "comparable_with_papers": bb.name == "inception"})
+    return scores
+
+
 def fake_images(run, n: int, seed: int, batch: int = 500) -> torch.Tensor:
     return torch.cat([run.sample(min(batch, n - i), seed=seed + i) for i in range(0, n, batch)])
 
@@ -77,26 +123,14 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
         scores = toy.mode_stats(run.sample(2500, seed=seed))
         return {"step": run.step, "scores": scores, "protocol": {"n_fake": 2500, "criterion": "3 std"}}
 
-    bb = build_backbone(backbone, input_size=resize)
     split = "test" if cfg.data.name in ("mnist5k", "fashion-mnist", "digits") else cfg.data.split
-    real_f, _, n_real = real_features(cfg.data, split, bb, n, progress)
     fake = fake_images(run, n, seed)
-    fake_f, fake_p = bb.extract(fake, progress=progress)
-    sfx, scores = _suffix(bb), {}
-    if "fid" in metrics:
-        scores[f"fid{sfx}"] = frechet_distance(*feature_stats(real_f), *feature_stats(fake_f))
-    if "kid" in metrics:
-        scores[f"kid{sfx}"], scores[f"kid{sfx}_std"] = kernel_inception_distance(real_f, fake_f)
-    if "is" in metrics:
-        scores[f"is{sfx}"], scores[f"is{sfx}_std"] = inception_score(fake_p, splits=min(10, len(fake_p)))
-    k = min(knn_max, len(real_f), len(fake_f))
-    if "pr" in metrics:
-        scores["precision"], scores["recall"] = precision_recall(real_f[:k], fake_f[:k], k=3)
-    if "dc" in metrics:
-        scores["density"], scores["coverage"] = density_coverage(real_f[:k], fake_f[:k], k=5)
-    protocol = {"backbone": bb.name, "resize": bb.input_size, "n_real": n_real, "n_fake": len(fake_f),
-                "reference": f"{cfg.data.name}:{split}", "knn_samples": k, "seed": seed,
-                "comparable_with_papers": bb.name == "inception"}
+    scores, protocol = {}, {"n_fake": len(fake), "reference": f"{cfg.data.name}:{split}", "seed": seed}
+    if "parzen" in metrics:
+        scores.update(parzen_of(cfg.data, split, fake))
+        protocol["parzen"] = "Gaussian window on [0, 1] pixels, sigma best on one half of the reference, scored on the other"
+    if any(m in FEATURE_METRICS for m in metrics):
+        scores.update(feature_scores(cfg.data, split, fake, metrics, n, backbone, resize, knn_max, progress, protocol))
     if run.info.num_classes:
         try:
             clf = build_backbone(f"classifier:{cfg.data.name}")
@@ -115,7 +149,8 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
 
 
 def write_report(run, report: dict) -> Path:
-    name = report["protocol"].get("backbone", "modes")
+    protocol = report["protocol"]
+    name = protocol.get("backbone", "pixels" if "parzen" in protocol else "modes")
     path = run.path / "eval" / f"step_{report['step']:07d}_{name}.json"
     write_text(path, json.dumps(report, indent=2))
     return path

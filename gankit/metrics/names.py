@@ -2,8 +2,8 @@
 gankit), so that the config can validate ``train.eval_*`` without importing the metrics themselves."""
 from __future__ import annotations
 
-#: the scores ``gankit eval`` and ``train.eval_metrics`` know
-ALL_METRICS = ("fid", "kid", "is", "pr", "dc")
+#: the scores ``gankit eval`` and ``train.eval_metrics`` know (parzen: a log-likelihood on pixels, no backbone)
+ALL_METRICS = ("fid", "kid", "is", "pr", "dc", "parzen")
 #: the feature extractors (``--backbone``, ``train.eval_backbone``; ``classifier`` takes ``:DATASET``)
 BACKBONE_NAMES = ("classifier", "effnet-lite0", "inception")
 #: scores (by the start of their name) for which lower is better; every other score is better higher

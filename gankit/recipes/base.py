@@ -90,8 +90,8 @@ class Sampling:
 
     @property
     def codes(self) -> tuple:
-        """The names of the interpretable codes (every part that is not the noise z or a named class)."""
-        return tuple(p.name for p in self.parts if p.name not in ("z", "y"))
+        """The names of the interpretable codes (every part that is neither noise nor the named class y)."""
+        return tuple(p.name for p in self.parts if p.kind != "noise" and p.name != "y")
 
     @property
     def class_part(self) -> Optional[LatentPart]:
@@ -186,6 +186,12 @@ class Recipe(nn.Module):
     def after_update(self, phase: str) -> None:
         """Called after each optimiser step of ``phase`` (a recipe's own bookkeeping)."""
 
+    def critic_objectives(self, phase: Phase) -> list:
+        """[(objective, [critic networks])]: whose after-step hook the trainer calls after each update of
+        ``phase`` (WGAN's clipping, Fisher GAN's lambda). By default the run's one objective on every critic the
+        phase names; a recipe whose critics keep separate objective state returns one pair per critic."""
+        return [(self.objective, [self.nets[n] for n in phase.critics])] if phase.critics else []
+
     def set_step(self, step: int) -> None:
         self.step = step
 
@@ -207,6 +213,14 @@ class Recipe(nn.Module):
         return nets
 
     # -- sampling ---------------------------------------------------------------------------------
+    #: True when a sample passes through intermediate images that :meth:`stages` returns (`gankit sample --stages`)
+    staged = False
+
+    def stages(self, code: torch.Tensor, nets: Optional[nn.ModuleDict] = None) -> list:
+        """[(label, images (N, C, h, w))]: the images sampling ``code`` passes through, in order, the sample last
+        (for recipes with ``staged``; LAPGAN's coarse-to-fine pyramid)."""
+        raise NotImplementedError(f"recipe '{self.cfg.recipe}' draws its samples in one stage")
+
     def sampling(self) -> Sampling:
         """How this recipe samples (see :class:`Sampling`); the default is a plain latent z."""
         return Sampling(source=self.source, condition=self.condition, options=self.generation_options,
@@ -271,7 +285,7 @@ class Recipe(nn.Module):
 
     # -- the one D step ---------------------------------------------------------------------------
     def d_step(self, real: torch.Tensor, fake: torch.Tensor, judge, suffix: str = "", fake_weight: float = 1.0,
-               extra_fakes: tuple = ()) -> tuple:
+               extra_fakes: tuple = (), objective=None) -> tuple:
         """The discriminator's part of every recipe's D loss, written once: instance noise on each side (once),
         the objective's loss on D's source outputs, its logs, and the objective's penalty on exactly the inputs
         the loss saw. ``judge(x)`` is D's output on x: a tensor, or a tuple whose first element is the source
@@ -282,8 +296,9 @@ class Recipe(nn.Module):
         More kinds of negatives (a real image with the wrong caption, say) come as ``extra_fakes``:
         ``(x, weight)`` or ``(x, weight, judge)`` each, and the fake term is then
         ``fake_weight * fake_term(D(fake)) + sum weight * fake_term(D(x))``; that needs a separable objective
-        (:attr:`Objective.separable`), others are refused in one line."""
-        obj = self.require_objective()
+        (:attr:`Objective.separable`), others are refused in one line. ``objective`` replaces the run's objective
+        for a critic that keeps its own state (LAPGAN's levels; see :meth:`critic_objectives`)."""
+        obj = objective if objective is not None else self.require_objective()
         real_in, fake_in = self.d_input(real), self.d_input(fake)
         real_all, fake_all = judge(real_in), judge(fake_in)
         real_out, fake_out = source_output(real_all), source_output(fake_all)

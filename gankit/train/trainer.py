@@ -327,8 +327,9 @@ class Trainer:
         if self.skipped[phase.optimizer]:
             logs[f"skipped/{phase.optimizer}"] = self.skipped[phase.optimizer]
         opt.step()
-        if phase.critics:  # the objective's after-step hook, for every recipe alike (WGAN's clipping, BEGAN's k_t)
-            self.objective.after_d_step([self.recipe.nets[n] for n in phase.critics])
+        # the objective's after-step hook, for every recipe alike (WGAN's clipping, BEGAN's k_t)
+        for objective, critics in self.recipe.critic_objectives(phase):
+            objective.after_d_step(critics)
         self.recipe.after_update(phase.name)
         logs.update(phase_logs)
 

@@ -56,3 +56,20 @@ def save_gif(frames: list[np.ndarray], path, duration_ms: int = 80) -> None:
     ims = [to_pil(f, scale) for f in frames + frames[-2:0:-1]]
     with atomic_path(path) as tmp:
         ims[0].save(tmp, format="GIF", save_all=True, append_images=ims[1:], duration=duration_ms, loop=0)
+
+
+def save_stages(stages: list, path) -> None:
+    """One row per sample, one column per stage [(label, (N, C, h, w))]: every stage enlarged to the last one's
+    size (nearest neighbour, so each pixel stays visible); a stage whose label starts with "h" is a signed
+    residual and is divided by its largest magnitude per image, so that zero is mid-grey."""
+    import torch.nn.functional as F
+
+    size = stages[-1][1].shape[-1]
+    columns = []
+    for label, x in stages:
+        x = x.float()
+        if label.startswith("h"):
+            x = x / x.flatten(1).abs().amax(1).clamp_min(1e-8)[:, None, None, None]
+        columns.append(F.interpolate(x, size=(size, size), mode="nearest"))
+    grid = torch.stack(columns, 1).flatten(0, 1)  # sample-major: row i holds sample i's stages
+    save_grid(grid, path, nrow=len(stages))
