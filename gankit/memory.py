@@ -80,18 +80,24 @@ def meta_recipe(cfg, info, objective):
 
 
 def activation_numel_per_example(recipe) -> Optional[int]:
-    """Elements of all module outputs for one example through G and then D (latent recipes only)."""
-    if recipe.sampling().source != "latent" or "d" not in recipe.nets:
+    """Elements of all module outputs for one example through G and then D (latent recipes only). A recipe
+    whose critics are not one ``d`` (LAPGAN's D_k per level) counts G's outputs twice instead: its critics
+    judge what its generators make, at no larger size."""
+    if recipe.sampling().source != "latent":
         return None
     try:
         from .recipes.base import pack
 
         m = recipe.cfg.d.pack
+        single_d = "d" in recipe.nets
+        recipe.eval()  # one example: batch norm over a batch of 1 needs its running statistics (same output sizes)
 
         def run():  # one example through G, then D on one (packed) input of m examples
             x = recipe.generate(recipe.latent(1, None, torch.device("meta")))
-            recipe.nets["d"](pack(x.expand(m, *x.shape[1:]), m))
-        return _leaf_output_numel(recipe.nets, run)
+            if single_d:
+                recipe.nets["d"](pack(x.expand(m, *x.shape[1:]), m))
+        numel = _leaf_output_numel(recipe.nets, run)
+        return numel if single_d else 2 * numel
     except Exception:
         return None
 

@@ -81,3 +81,12 @@ def reconstruct(coarse: torch.Tensor, residuals: list[torch.Tensor]) -> torch.Te
     for h in residuals:
         x = pyr_up(x) + h
     return x
+
+
+def lowpass_ratio(h: torch.Tensor) -> float:
+    """How much of a set of residual images lives in the low band: rms(pyr_down(h)) / rms(h), the root mean
+    squares over all pixels of the set. A band-pass residual (a real Laplacian level) has little left after
+    the blur and gives a small ratio; a smooth image gives about 1 (LAPGAN, issue 21's first claim)."""
+    h = h.double()
+    rms = h.pow(2).mean().sqrt()
+    return float(pyr_down(h).pow(2).mean().sqrt() / rms.clamp_min(1e-12))

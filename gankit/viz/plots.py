@@ -22,9 +22,12 @@ def plot_losses(rows: list[dict], path) -> None:
     steps = [r["step"] for r in rows]
     for key in sorted({k for r in rows for k in r if k.endswith("_loss") or k == "d_penalty"}):
         ax1.plot(steps, [r.get(key, float("nan")) for r in rows], label=key, lw=1)
-    for key in ("d_real", "d_fake"):
-        if any(key in r for r in rows):
-            ax2.plot(steps, [r.get(key, float("nan")) for r in rows], label={"d_real": "D(x)", "d_fake": "D(G(z))"}[key])
+    names = {"d_real": "D(x)", "d_fake": "D(G(z))"}
+    # D's outputs, also per critic when a recipe has several ("level1/d_real": LAPGAN's level 1)
+    for key in sorted({k for r in rows for k in r if k.rpartition("/")[2] in names}):
+        prefix, _, base = key.rpartition("/")
+        label = f"{prefix} {names[base]}" if prefix else names[base]
+        ax2.plot(steps, [r.get(key, float("nan")) for r in rows], label=label, lw=1)
     ax1.set_ylabel("loss")
     ax2.set_ylabel("D output")
     ax2.set_xlabel("step")
