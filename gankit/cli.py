@@ -283,7 +283,7 @@ def _lab(args) -> int:
     from .lab import run_experiment
 
     given = (("steps", args.steps), ("seed", args.seed), ("seeds", args.seeds), ("arms", args.arms),
-             ("toys", args.toys))
+             ("toys", args.toys), ("data", args.data), ("seconds", args.seconds))
     kw = {k: v for k, v in given if v is not None}
     summary = run_experiment(args.name, args.out, **kw)
     print(summary["verdict"])
@@ -411,7 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_eval)
 
     lab = sub.add_parser("lab", help="run an experiment from the slides: optimal-d, vanishing-gradients, "
-                                     "mode-collapse")
+                                     "mode-collapse, vae-vs-gan")
     lab.add_argument("name")
     lab.add_argument("--out", help="output folder (default runs/lab-NAME)")
     lab.add_argument("--steps", type=int, help="training steps (each experiment has its default)")
@@ -420,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--arms", help="mode-collapse: objective[+pack<m>][+mbstd][+critic<k>],... "
                                     "(default minimax,ns,ns+pack2,ns+mbstd,ns-r1+pack2,wgan-gp)")
     lab.add_argument("--toys", help="mode-collapse: ring, grid or ring,grid (default)")
+    lab.add_argument("--data", help="vae-vs-gan: mnist5k (default) or fashion-mnist")
+    lab.add_argument("--seconds", type=float, help="vae-vs-gan: CPU seconds of training per arm and seed (default 120)")
     lab.set_defaults(func=_lab)
 
     st = sub.add_parser("study", help="compare objectives fairly: random settings per objective, FID, budget curves "

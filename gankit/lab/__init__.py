@@ -7,10 +7,10 @@ from pathlib import Path
 
 from ..errors import GankitError
 from ..io import write_text
-from . import mode_collapse, optimal_d, vanishing_gradients
+from . import mode_collapse, optimal_d, vae_vs_gan, vanishing_gradients
 
 EXPERIMENTS = {"optimal-d": optimal_d, "vanishing-gradients": vanishing_gradients,
-               "mode-collapse": mode_collapse}
+               "mode-collapse": mode_collapse, "vae-vs-gan": vae_vs_gan}
 
 
 def run_experiment(name: str, out_dir: str | Path | None = None, **kw) -> dict:
