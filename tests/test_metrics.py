@@ -184,3 +184,59 @@ def test_inception_without_weights_says_where_to_put_them(monkeypatch, tmp_path,
     monkeypatch.setenv("GANKIT_INCEPTION_WEIGHTS", str(tmp_path / "nope.pth"))
     assert main(["fid", "digits:test", "digits:train", "--backbone", "inception"]) == 2
     assert "nope.pth does not exist" in capsys.readouterr().err
+
+
+def _prdc_density_coverage(real, fake, k):
+    """Naeem et al.'s official prdc formulas, written out in numpy (strict '<' on the ball's radius)."""
+    d_rr = np.sqrt(((real[:, None] - real[None]) ** 2).sum(-1))
+    radii = np.sort(d_rr, axis=1)[:, k]  # the k+1-th smallest, the point itself included
+    d_rf = np.sqrt(((real[:, None] - fake[None]) ** 2).sum(-1))
+    density = (1.0 / k) * (d_rf < radii[:, None]).sum(0).mean()
+    coverage = (d_rf.min(1) < radii).mean()
+    return density, coverage
+
+
+def test_density_coverage_follow_the_official_code_on_ties():
+    """Issue 23, item 2: a lattice has many distances tied with the k-th neighbour's; the official code counts
+    them as outside the ball. A tie-free set against itself has density exactly 1."""
+    lattice = np.stack(np.meshgrid(np.arange(6.0), np.arange(6.0)), -1).reshape(-1, 2)
+    shifted = lattice + np.array([0.5, 0.0])
+    for real, fake in ((lattice, lattice), (lattice, shifted), (lattice, lattice[::2])):
+        ours = density_coverage(real, fake, k=5)
+        ref = _prdc_density_coverage(real, fake, 5)
+        assert ours[0] == pytest.approx(ref[0], abs=1e-12) and ours[1] == pytest.approx(ref[1], abs=1e-12)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 5))
+    assert density_coverage(x, x, k=5) == (pytest.approx(1.0, abs=1e-12), 1.0)
+    assert density_coverage(lattice, lattice, k=5)[0] != pytest.approx(1.2)
+
+
+@pytest.mark.parametrize("n", [999, 1001, 25])
+def test_inception_score_chunks_where_the_original_code_does(n):
+    """Issue 23, item 3: chunk i is [floor(i N / s), floor((i + 1) N / s)), as in openai/improved-gan."""
+    rng = np.random.default_rng(n)
+    logits = rng.normal(size=(n, 7)) * 3
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    s = 10
+    scores = []
+    for i in range(s):
+        part = p[i * n // s : (i + 1) * n // s]
+        py = part.mean(0, keepdims=True)
+        scores.append(np.exp((part * (np.log(part) - np.log(py))).sum(1).mean()))
+    mean, std = inception_score(p, splits=s)
+    assert mean == pytest.approx(np.mean(scores), rel=1e-12) and std == pytest.approx(np.std(scores), rel=1e-9)
+
+
+def test_inception_logits_leave_out_the_bias():
+    """Issue 23, item 3: IS's logits are pool3 . W, without the softmax layer's bias (the original code)."""
+    import torch
+
+    from gankit.metrics.inception import FIDInceptionV3
+
+    torch.manual_seed(0)
+    net = FIDInceptionV3().eval()
+    torch.nn.init.normal_(net.fc.bias, 0, 5.0)
+    with torch.no_grad():
+        feats, logits = net(torch.rand(2, 3, 75, 75))
+    assert torch.allclose(logits, feats @ net.fc.weight.T)
+    assert not torch.allclose(logits, net.fc(feats), atol=1e-3)

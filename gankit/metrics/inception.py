@@ -151,7 +151,9 @@ class InceptionE(nn.Module):
 
 
 class FIDInceptionV3(nn.Module):
-    """The network; ``forward`` returns (2048-d pool features, 1008 logits)."""
+    """The network; ``forward`` returns (2048-d pool features, 1008 logits). The logits are pool3 . W without the
+    bias, as the original Inception Score code (openai/improved-gan) and torch-fidelity's and torchmetrics'
+    defaults compute them."""
 
     def __init__(self):
         super().__init__()
@@ -181,7 +183,7 @@ class FIDInceptionV3(nn.Module):
         for name in ("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c"):
             x = getattr(self, f"Mixed_{name}")(x)
         feats = x.mean((2, 3))
-        return feats, self.fc(feats)
+        return feats, feats @ self.fc.weight.T
 
 
 def weights_path(path: str | os.PathLike | None = None) -> Path:

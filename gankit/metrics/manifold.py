@@ -5,6 +5,10 @@
   fraction of fake points inside the real manifold, recall the fraction of real points inside the fake one.
 - Density and coverage, Naeem et al. 2020, eq. 3-4 (k = 5): density = 1/(kM) sum_j sum_i
   1[Y_j in B(X_i, NND_k(X_i))]; coverage = 1/N sum_i 1[exists j: Y_j in B(X_i, NND_k(X_i))].
+
+Ties on a ball's boundary: precision and recall count them as inside (``<=``, as Kynkäänniemi et al.'s code
+does); density and coverage count them as outside (``<``, as Naeem et al.'s official code, ``prdc``, does), so a
+tie-free set scored against itself has density exactly 1.
 """
 from __future__ import annotations
 
@@ -38,7 +42,7 @@ def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
 def density_coverage(real, fake, k: int = 5) -> tuple[float, float]:
     real, fake = np.asarray(real), np.asarray(fake)
     radii = kth_neighbour_radii(real, k)
-    inside = _dist(real, fake) <= radii[:, None]  # (N_real, N_fake)
+    inside = _dist(real, fake) < radii[:, None]  # (N_real, N_fake); strict, as in the official prdc code
     density = inside.double().sum() / (k * len(fake))
     coverage = inside.any(1).double().mean()
     return float(density), float(coverage)

@@ -7,15 +7,16 @@ from .frechet import FeatureError
 
 
 def inception_score(probs, splits: int = 10, eps: float = 1e-12) -> tuple[float, float]:
-    """IS = exp(E_x KL(p(y|x) || p(y))) (Salimans et al. 2016, sec. 4), over ``splits`` equal chunks;
-    returns (mean, std) across chunks, as the reference implementation does."""
+    """IS = exp(E_x KL(p(y|x) || p(y))) (Salimans et al. 2016, sec. 4), over ``splits`` chunks cut where the
+    original code (openai/improved-gan) cuts them, at floor(i N / splits); returns (mean, std) across chunks."""
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim != 2 or not np.isfinite(p).all():
         raise FeatureError(f"probs must be a finite (N, classes) array, got shape {p.shape}")
     if len(p) < splits:
         raise FeatureError(f"inception score with {splits} splits needs at least {splits} samples, got {len(p)}")
     scores = []
-    for chunk in np.array_split(p, splits):
+    bounds = [i * len(p) // splits for i in range(splits + 1)]
+    for chunk in (p[a:b] for a, b in zip(bounds[:-1], bounds[1:])):
         py = chunk.mean(0, keepdims=True)
         kl = (chunk * (np.log(chunk + eps) - np.log(py + eps))).sum(1).mean()
         scores.append(np.exp(kl))
