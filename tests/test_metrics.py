@@ -240,3 +240,18 @@ def test_inception_logits_leave_out_the_bias():
         feats, logits = net(torch.rand(2, 3, 75, 75))
     assert torch.allclose(logits, feats @ net.fc.weight.T)
     assert not torch.allclose(logits, net.fc(feats), atol=1e-3)
+
+
+def test_eval_records_the_kid_subset_and_warns_when_fid_has_fewer_samples_than_dimensions(tmp_path):
+    """Issue 23, item 5."""
+    from gankit import load_config, train
+    from gankit.metrics.evaluate import evaluate_run, format_table
+
+    cfg = load_config(None, ["data.name=digits", "data.image_size=16", "g.width=8", "d.width=8", "latent.dim=8",
+                             "train.steps=1", "train.batch_size=8", "train.n_samples=8"])
+    run = train(cfg, tmp_path / "run", progress=False, tensorboard=False)
+    report = evaluate_run(run, ("fid", "kid"), n=40, backbone="effnet-lite0")
+    protocol = report["protocol"]
+    assert protocol["kid_subset_size"] == 40
+    assert any("fewer samples than dimensions" in w and "1280" in w for w in protocol["warnings"])
+    assert "warning: FID from 40 samples" in format_table(report)

@@ -57,6 +57,8 @@ def real_features(data_cfg, split: str, backbone, n: int, progress: bool = False
     return feats, probs, len(feats)
 
 
+#: KID's subset size (Bińkowski et al. 2018's protocol); smaller sets shrink it (recorded in the protocol)
+KID_SUBSET_SIZE = 1000
 #: the scores computed on a backbone's features (``parzen`` works on the pixels)
 FEATURE_METRICS = ("fid", "kid", "is", "pr", "dc")
 
@@ -89,7 +91,8 @@ def feature_scores(data_cfg, split, fake, metrics, n, backbone, resize, knn_max,
     if "fid" in metrics:
         scores[f"fid{sfx}"] = frechet_distance(*feature_stats(real_f), *feature_stats(fake_f))
     if "kid" in metrics:
-        scores[f"kid{sfx}"], scores[f"kid{sfx}_std"] = kernel_inception_distance(real_f, fake_f)
+        scores[f"kid{sfx}"], scores[f"kid{sfx}_std"] = kernel_inception_distance(real_f, fake_f,
+                                                                                  subset_size=KID_SUBSET_SIZE)
     if "is" in metrics:
         scores[f"is{sfx}"], scores[f"is{sfx}_std"] = inception_score(fake_p, splits=min(10, len(fake_p)))
     k = min(knn_max, len(real_f), len(fake_f))
@@ -99,6 +102,13 @@ def feature_scores(data_cfg, split, fake, metrics, n, backbone, resize, knn_max,
         scores["density"], scores["coverage"] = density_coverage(real_f[:k], fake_f[:k], k=5)
     protocol.update({"backbone": bb.name, "resize": bb.input_size, "n_real": n_real, "knn_samples": k,
                      "comparable_with_papers": bb.name == "inception"})
+    if "kid" in metrics:  # KID's subsets shrink to the smaller set: record the size actually used
+        protocol["kid_subset_size"] = min(KID_SUBSET_SIZE, len(real_f), len(fake_f))
+    dim = real_f.shape[1]
+    if "fid" in metrics and min(len(real_f), len(fake_f)) < dim:
+        protocol.setdefault("warnings", []).append(
+            f"FID from {min(len(real_f), len(fake_f))} samples of {dim}-d features is strongly biased upwards "
+            f"(fewer samples than dimensions); use --n {dim} or more")
     return scores
 
 
@@ -157,7 +167,9 @@ def write_report(run, report: dict) -> Path:
 
 
 def format_table(report: dict) -> str:
-    lines = [f"step {report['step']}  ({', '.join(f'{k}={v}' for k, v in report['protocol'].items())})"]
+    protocol = {k: v for k, v in report["protocol"].items() if k != "warnings"}
+    lines = [f"step {report['step']}  ({', '.join(f'{k}={v}' for k, v in protocol.items())})"]
+    lines += [f"  warning: {w}" for w in report["protocol"].get("warnings", ())]
     for k, v in report["scores"].items():
         if isinstance(v, dict):
             v = f"{v['classes_present']} classes, KL to uniform {v['kl_to_uniform']:.4f}"
