@@ -255,3 +255,48 @@ def test_eval_records_the_kid_subset_and_warns_when_fid_has_fewer_samples_than_d
     assert protocol["kid_subset_size"] == 40
     assert any("fewer samples than dimensions" in w and "1280" in w for w in protocol["warnings"])
     assert "warning: FID from 40 samples" in format_table(report)
+
+
+@pytest.mark.parametrize("backbone", ["effnet-lite0", "classifier:digits"])
+def test_a_split_saved_as_png_scores_fd_zero_against_the_split_itself(tmp_path, backbone, monkeypatch):
+    """Issue 23, item 1: every source goes through one preprocessing path (native size, then the backbone's
+    resize); before, a folder was resized by PIL while loading and a dataset by the backbone (FD 9.46 on MNIST)."""
+    from PIL import Image
+
+    from gankit.config import DataConfig
+    from gankit.data import build_dataset
+    from gankit.metrics.extractors import build_backbone
+    from gankit.metrics.fid_cli import save_stats, stats_for
+    from gankit.metrics.frechet import frechet_distance
+    from gankit.viz.grid import to_uint8
+
+    if backbone.startswith("classifier"):
+        from gankit.metrics.classifier import train_classifier
+
+        monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))  # a one-epoch classifier, not the user's
+
+        train_classifier("digits", epochs=1, progress=False)
+    images = build_dataset(DataConfig(name="digits", split="test", limit=120)).images()
+    folder = tmp_path / "png"
+    folder.mkdir()
+    for i, arr in enumerate(to_uint8(images)):
+        Image.fromarray(arr[..., 0]).save(folder / f"{i:04d}.png")
+    bb = build_backbone(backbone)
+    ref = stats_for("digits:test", bb, limit=120)
+    from_folder = stats_for(str(folder), bb)
+    assert from_folder[2] == ref[2] == 120
+    fd = frechet_distance(ref[0], ref[1], from_folder[0], from_folder[1])
+    assert abs(fd) <= 1e-6 * max(1.0, float(np.trace(ref[1])))
+    save_stats(tmp_path / "s.npz", *from_folder[:2], bb, 120, str(folder))
+    mu, sigma, _ = stats_for(str(tmp_path / "s.npz"), bb)
+    assert abs(frechet_distance(ref[0], ref[1], mu, sigma)) <= 1e-6 * max(1.0, float(np.trace(ref[1])))
+
+
+def test_statistics_made_by_another_preprocessing_path_are_refused(tmp_path, capsys):
+    from gankit.cli import main
+
+    np.savez(tmp_path / "old.npz", mu=np.zeros(3), sigma=np.eye(3),
+             meta=np.array('{"backbone": "effnet_lite0", "resize": 224, "n": 10, "source": "x"}'))
+    assert main(["fid", str(tmp_path / "old.npz"), "digits:test"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "another preprocessing path" in err and "--save-stats" in err

@@ -1,8 +1,13 @@
 """``gankit fid A B``: the Fréchet distance between two image sets, in the manner of pytorch-fid.
 
 A and B are each an image folder, a ``.npz`` statistics file (from ``--save-stats``), or a dataset
-``name[:split]`` (e.g. ``fashion-mnist:test``). Folder images are read by the image-folder rule
-(RGB, shorter side resized, centre crop) at the backbone's input size.
+``name[:split]`` (e.g. ``fashion-mnist:test``).
+
+One preprocessing path for every source (:data:`PREPROCESSING`): images are taken at their own size (a folder's
+at the shorter side of its first image: files of another size are resized to it, shorter side then centre crop,
+by the image-folder rule; files of that size are read unchanged), and only the backbone resizes them, by its own
+``prepare``. So a dataset split saved as PNG files scores FD 0 against the same split as a dataset. Statistics
+files record the path; a file made by another path is refused.
 """
 from __future__ import annotations
 
@@ -17,8 +22,25 @@ from ..io import atomic_path
 from .frechet import FeatureError, feature_stats
 
 
-def load_images(source: str, size: int, limit: int | None = None) -> torch.Tensor:
-    """Images in [-1, 1] from a folder or a dataset name[:split]."""
+#: the name of the preprocessing path, recorded in every statistics file (a change of path changes it)
+PREPROCESSING = "native-size, then the backbone's own resize"
+
+
+def native_size(path: Path) -> int:
+    """The shorter side of an image file (without decoding its pixels)."""
+    from PIL import Image
+
+    from ..errors import DataError
+
+    try:
+        with Image.open(path) as im:
+            return min(im.size)
+    except (OSError, Image.DecompressionBombError) as e:
+        raise DataError(f"cannot read image {path}: {e}; fix or remove the file") from None
+
+
+def load_images(source: str, limit: int | None = None) -> torch.Tensor:
+    """Images in [-1, 1] from a folder or a dataset name[:split], at their own size (see the module's docstring)."""
     from ..config import DataConfig
     from ..data import build_dataset
     from ..data.images import IMAGE_SUFFIXES, load_image
@@ -30,6 +52,7 @@ def load_images(source: str, size: int, limit: int | None = None) -> torch.Tenso
         if len(files) < 2:
             raise GankitError(f"{path} has {len(files)} PNG/JPEG images; the Fréchet distance needs at least 2 "
                               "(and about 10,000 for a low-bias estimate)")
+        size = native_size(files[0])
         arr = np.stack([load_image(p, 3, size) for p in files])
         return torch.from_numpy(arr).float() / 127.5 - 1
     name, _, split = source.partition(":")
@@ -54,15 +77,20 @@ def stats_for(source: str, backbone, limit=None, progress=False) -> tuple[np.nda
             if meta.get("resize", backbone.input_size) != backbone.input_size:
                 raise FeatureError(f"{source} holds statistics at {meta['resize']} px, but the backbone runs at "
                                    f"{backbone.input_size} px; pass --resize {meta['resize']} or recompute them")
+            if meta.get("preprocessing") != PREPROCESSING:
+                made_by = meta.get("preprocessing", "an older gankit's")
+                raise FeatureError(f"{source} was made by another preprocessing path ({made_by}); recompute it "
+                                   f"with `gankit fid SOURCE --save-stats {source}`")
             return f["mu"], f["sigma"], int(meta.get("n", 0))
-    images = load_images(source, backbone.input_size, limit)
+    images = load_images(source, limit)
     feats, _ = backbone.extract(images, progress=progress)
     mu, sigma = feature_stats(feats)
     return mu, sigma, len(feats)
 
 
 def save_stats(path, mu, sigma, backbone, n: int, source: str) -> None:
-    meta = json.dumps({"backbone": backbone.name, "resize": backbone.input_size, "n": n, "source": source})
+    meta = json.dumps({"backbone": backbone.name, "resize": backbone.input_size, "n": n, "source": source,
+                       "preprocessing": PREPROCESSING})
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, mu=mu, sigma=sigma, meta=np.array(meta))
