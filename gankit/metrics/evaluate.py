@@ -40,7 +40,9 @@ def real_features(data_cfg, split: str, backbone, n: int, progress: bool = False
     from ..config import DataConfig
     from ..data import build_dataset
 
-    key = f"{data_cfg.name}-{split}-{backbone.name}-n{n}-s{backbone.input_size}-img{data_cfg.image_size or 'native'}"
+    tag = "" if backbone.name != "inception" else f"-{backbone.protocol}"
+    key = (f"{data_cfg.name}-{split}-{backbone.name}{tag}-n{n}-s{backbone.input_size}"
+           f"-img{data_cfg.image_size or 'native'}")
     path = cache_dir().parent / "features" / f"{key}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as f:
@@ -81,10 +83,11 @@ def parzen_of(data_cfg, split: str, fake: torch.Tensor) -> dict:
     return parzen_score(unit_pixels(fake), unit_pixels(validation), unit_pixels(test))
 
 
-def feature_scores(data_cfg, split, fake, metrics, n, backbone, resize, knn_max, progress, protocol) -> dict:
+def feature_scores(data_cfg, split, fake, metrics, n, backbone, resize, knn_max, progress, protocol,
+                   inception_protocol=None) -> dict:
     """FID, KID, IS, precision/recall and density/coverage on one backbone's features; adds what it used to
     ``protocol``."""
-    bb = build_backbone(backbone, input_size=resize)
+    bb = build_backbone(backbone, input_size=resize, protocol=inception_protocol)
     real_f, _, n_real = real_features(data_cfg, split, bb, n, progress)
     fake_f, fake_p = bb.extract(fake, progress=progress)
     sfx, scores = _suffix(bb), {}
@@ -100,8 +103,8 @@ def feature_scores(data_cfg, split, fake, metrics, n, backbone, resize, knn_max,
         scores["precision"], scores["recall"] = precision_recall(real_f[:k], fake_f[:k], k=3)
     if "dc" in metrics:
         scores["density"], scores["coverage"] = density_coverage(real_f[:k], fake_f[:k], k=5)
-    protocol.update({"backbone": bb.name, "resize": bb.input_size, "n_real": n_real, "knn_samples": k,
-                     "comparable_with_papers": bb.name == "inception"})
+    protocol.update({"backbone": bb.name, "resize": bb.input_size, "preprocessing": bb.protocol, "n_real": n_real,
+                     "knn_samples": k, "comparable_with_papers": bb.name == "inception" and bb.protocol == "tf"})
     if "kid" in metrics:  # KID's subsets shrink to the smaller set: record the size actually used
         protocol["kid_subset_size"] = min(KID_SUBSET_SIZE, len(real_f), len(fake_f))
     dim = real_f.shape[1]
@@ -117,7 +120,8 @@ def fake_images(run, n: int, seed: int, batch: int = 500) -> torch.Tensor:
 
 
 def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effnet-lite0", seed: int = 0,
-                 knn_max: int = 5000, progress: bool = False, resize: int | None = None) -> dict:
+                 knn_max: int = 5000, progress: bool = False, resize: int | None = None,
+                 inception_protocol: str | None = None) -> dict:
     unknown = [m for m in metrics if m not in ALL_METRICS]
     if unknown:
         raise GankitError(f"unknown metric {unknown[0]!r}; choose from {', '.join(ALL_METRICS)}")
@@ -140,7 +144,8 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
         scores.update(parzen_of(cfg.data, split, fake))
         protocol["parzen"] = "Gaussian window on [0, 1] pixels, sigma best on one half of the reference, scored on the other"
     if any(m in FEATURE_METRICS for m in metrics):
-        scores.update(feature_scores(cfg.data, split, fake, metrics, n, backbone, resize, knn_max, progress, protocol))
+        scores.update(feature_scores(cfg.data, split, fake, metrics, n, backbone, resize, knn_max, progress, protocol,
+                                     inception_protocol))
     if run.info.num_classes:
         try:
             clf = build_backbone(f"classifier:{cfg.data.name}")

@@ -9,7 +9,8 @@ from ..errors import GankitError
 
 
 def build_backbone(spec: str, **kw) -> Backbone:
-    """A backbone by name; ``classifier:DATASET`` selects gankit's classifier for that dataset."""
+    """A backbone by name; ``classifier:DATASET`` selects gankit's classifier for that dataset; ``protocol``
+    picks the Inception preprocessing (``tf`` or ``pytorch-fid``)."""
     name, _, arg = spec.partition(":")
     if arg:
         kw["dataset"] = arg
@@ -17,4 +18,8 @@ def build_backbone(spec: str, **kw) -> Backbone:
         kw.pop("input_size", None)
     elif name != "effnet-lite0":
         raise GankitError(f"--resize applies to effnet-lite0 only; {name} has a fixed input size")
+    if kw.get("protocol") is None:
+        kw.pop("protocol", None)
+    elif name != "inception":
+        raise GankitError(f"--protocol applies to the inception backbone only; {name} has one preprocessing")
     return BACKBONES.get(name)(**kw)

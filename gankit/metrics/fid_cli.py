@@ -77,6 +77,9 @@ def stats_for(source: str, backbone, limit=None, progress=False) -> tuple[np.nda
             if meta.get("resize", backbone.input_size) != backbone.input_size:
                 raise FeatureError(f"{source} holds statistics at {meta['resize']} px, but the backbone runs at "
                                    f"{backbone.input_size} px; pass --resize {meta['resize']} or recompute them")
+            if meta.get("protocol", backbone.protocol) != backbone.protocol:
+                raise FeatureError(f"{source} holds statistics made with the {meta['protocol']!r} preprocessing, but "
+                                   f"{backbone.protocol!r} was asked; pass the same --protocol or recompute them")
             if meta.get("preprocessing") != PREPROCESSING:
                 made_by = meta.get("preprocessing", "an older gankit's")
                 raise FeatureError(f"{source} was made by another preprocessing path ({made_by}); recompute it "
@@ -90,7 +93,7 @@ def stats_for(source: str, backbone, limit=None, progress=False) -> tuple[np.nda
 
 def save_stats(path, mu, sigma, backbone, n: int, source: str) -> None:
     meta = json.dumps({"backbone": backbone.name, "resize": backbone.input_size, "n": n, "source": source,
-                       "preprocessing": PREPROCESSING})
+                       "preprocessing": PREPROCESSING, "protocol": backbone.protocol})
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, mu=mu, sigma=sigma, meta=np.array(meta))

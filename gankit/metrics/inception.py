@@ -7,8 +7,15 @@ block's pool branch. Module names follow torchvision's, so the standard
 ``pt_inception-2015-12-05-6726825d.pth`` state dict loads by key. Nothing is downloaded: give the
 file by path or by the ``GANKIT_INCEPTION_WEIGHTS`` environment variable.
 
-Preprocessing, as in pytorch-fid: images in [-1, 1] are resized to 299x299 (bilinear,
-align_corners=False), grayscale repeated to RGB. Features: the 2048-d pool; logits: 1008 classes.
+Two preprocessing protocols (``--protocol``), grayscale repeated to RGB in both:
+
+- ``tf`` (the default): the original TensorFlow graph's, which published FIDs come from and torch-fidelity
+  reproduces: images quantised to uint8 first, resized to 299x299 by TF 1.x's ``resize_bilinear`` (no
+  half-pixel offset: source coordinate = target coordinate * in / out), then scaled by (u - 128) / 128;
+- ``pytorch-fid``: pytorch-fid's: the float images in [-1, 1] resized by ``F.interpolate`` (bilinear,
+  ``align_corners=False``, the half-pixel convention). Close to the TF numbers, not identical to them.
+
+Features: the 2048-d pool; logits: 1008 classes.
 """
 from __future__ import annotations
 
@@ -195,14 +202,41 @@ def weights_path(path: str | os.PathLike | None = None) -> Path:
     return found
 
 
+PROTOCOLS = {
+    "tf": "TF 1.x graph: uint8 quantised, TF resize_bilinear (no half-pixel offset) to 299, (u - 128) / 128",
+    "pytorch-fid": "pytorch-fid: float bilinear resize (half-pixel, align_corners=False) to 299, [-1, 1]",
+}
+
+
+def resize_bilinear_tf1(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """TF 1.x ``tf.image.resize_bilinear(align_corners=False)`` (half_pixel_centers=False): target pixel i reads
+    source coordinate i * in / out, interpolating between floor and floor + 1 (clamped to the last pixel)."""
+    def axis(n_in: int, n_out: int):
+        src = torch.arange(n_out, dtype=torch.float64) * (n_in / n_out)
+        lo = src.floor().long().clamp(max=n_in - 1)
+        hi = (lo + 1).clamp(max=n_in - 1)
+        return lo.to(x.device), hi.to(x.device), (src - lo.double()).to(x.dtype).to(x.device)
+
+    y0, y1, fy = axis(x.shape[-2], size[0])
+    x0, x1, fx = axis(x.shape[-1], size[1])
+    rows = x[..., y0, :] + (x[..., y1, :] - x[..., y0, :]) * fy[:, None]
+    return rows[..., x0] + (rows[..., x1] - rows[..., x0]) * fx
+
+
 @BACKBONES.register("inception")
 class InceptionBackbone(Backbone):
     """Inception-v3 (FID), weights from a local pt_inception-2015-12-05 file: numbers comparable with papers."""
 
     name, feature_dim, input_size = "inception", 2048, 299
 
-    def __init__(self, path: str | None = None, load: bool = True):
+    def __init__(self, path: str | None = None, load: bool = True, protocol: str = "tf"):
         super().__init__()
+        if protocol not in PROTOCOLS:
+            from ..registry import closest
+
+            raise GankitError(f"unknown Inception protocol {protocol!r}{closest(protocol, PROTOCOLS)}; choose "
+                              f"{' or '.join(PROTOCOLS)}")
+        self.protocol = protocol
         self.net = FIDInceptionV3()
         if load:
             state = torch.load(weights_path(path), map_location="cpu", weights_only=True)
@@ -215,7 +249,11 @@ class InceptionBackbone(Backbone):
         self.net.eval()
 
     def prepare(self, images):
-        return F.interpolate(to_rgb(images), size=(299, 299), mode="bilinear", align_corners=False)
+        x = to_rgb(images)
+        if self.protocol == "pytorch-fid":
+            return F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        u = ((x.clamp(-1, 1) + 1) * 127.5).round()  # the uint8 image the TF graph was given
+        return (resize_bilinear_tf1(u, (299, 299)) - 128.0) / 128.0
 
     def forward(self, x):
         return self.net(x)
