@@ -1,7 +1,7 @@
 """LAPGAN's claims (issue 21), measured on the presets over 3 seeds (slow).
 
 Numbers in each docstring: every seed tried, failures included. Each mnist-lapgan run is the preset as shipped
-(about 6 minutes of wall time on 2 quiet cores); CPU seconds are the training process's own
+(about 4 minutes of wall time on 2 quiet cores); CPU seconds are the training process's own
 (``time.process_time``, both threads counted).
 """
 import time
@@ -38,8 +38,12 @@ def lapgan_runs(tmp_path_factory):
 def test_generated_residuals_are_band_pass_like_real_ones(lapgan_runs):
     """Claim 1: rms(down(h~)) / rms(h~) of generated residuals is within 2x of the real residuals' ratio.
 
-    Measured (2026-12-07, 1,000 samples per seed, real residuals of the 500 test digits: level 1 0.424, level 2
-    0.464): FILLED IN BELOW.
+    Measured on 2026-12-07 (the preset, 1,000 samples per seed; real residuals of the 500 test digits: level 1
+    0.424, level 2 0.464): seed 0: 0.446 / 0.487; seed 1: 0.477 / 0.513; seed 2: 0.456 / 0.496 (levels 1 / 2).
+    All within 2x, and all closer to the real ratio than the untrained generators' (0.51 / 0.59 with width 32,
+    see the last test): with PyTorch's default initialisation an untrained G_k already returns noise-like,
+    band-pass-ish residuals, not the "about 1" the issue expected, so this claim is a weak one: it holds, but an
+    untrained G would pass its 2x bar too.
     """
     real = reference_images(load_run(lapgan_runs[0][0].path).config.data, "test")
     _, residuals = laplacian_pyramid(real, 2)
@@ -71,9 +75,30 @@ def _single_scale_for(budget: float, seed: int, path):
     return trainer.fit()
 
 
+@pytest.mark.xfail(strict=True, reason="measured: on MNIST-5k at equal CPU seconds the single-scale MLP GAN scores "
+                                       "a higher Parzen log-likelihood than LAPGAN on every seed (see the docstring)")
 def test_coarse_to_fine_against_one_shot_at_equal_cpu_seconds(lapgan_runs, tmp_path):
-    """Claim 2: LAPGAN's Parzen log-likelihood on held-out MNIST digits against a single-scale GAN of similar size
-    trained for the same CPU seconds. FILLED IN BELOW.
+    """Claim 2: LAPGAN's Parzen log-likelihood on held-out MNIST digits beats a single-scale GAN of similar size
+    trained for the same CPU seconds, by more than the seed-to-seed spread (the paper's table 1 on CIFAR-10:
+    LAPGAN -1799 +- 826 vs GAN -3617 +- 353 nats, as recalled in ../shared/references/families.md).
+
+    **Not reproduced; the test is a strict xfail so that it says so, and would flag a change.** Measured on
+    2026-12-07 (mnist-lapgan as shipped against mnist-mlp-gan, Goodfellow et al.'s MLPs, on the same train split,
+    latent size and EMA, stopped when its process had used the LAPGAN run's CPU seconds; Parzen on 10,000 samples,
+    sigma chosen on one half of the 500 test digits, scored on the other; nats):
+
+    | seed | LAPGAN | CPU s | single-scale | its steps |
+    |---|---|---|---|---|
+    | 0 | 124.7 | 811 (beside other jobs) | 193.3 | 30,647 |
+    | 1 | 138.6 | 491 | 174.6 | 17,631 |
+    | 2 | 127.5 | 466 | 171.4 | 18,342 |
+
+    Means 130.3 vs 179.8, spread 11.8. Why, as far as measured: a LAPGAN step costs about 15 single-scale MLP steps
+    on 2 cores (its 28 px level runs 7x7 convolutions at full resolution), and its samples keep a faint grey haze
+    in the background (55 % of pixels above -0.9 at 2,000 steps, against 25 % for the MLP GAN and 18 % for real
+    digits), which a pixel-space Parzen window punishes. Tried before settling (1,000-4,000 steps, seed 0):
+    level width 64 / 32 / 16, dropout 0 in D_k, uniform noise, residual generators started at zero; none closed
+    the gap (best LAPGAN 133 at width 32 and 2,000 steps). The MLP GAN passes 150 nats within 100 s of wall time.
     """
     lap, gan = [], []
     for seed, (run, cpu) in lapgan_runs.items():
@@ -88,9 +113,16 @@ def test_coarse_to_fine_against_one_shot_at_equal_cpu_seconds(lapgan_runs, tmp_p
     assert lap_t.mean() - gan_t.mean() > spread, (lap, gan)
 
 
+@pytest.mark.xfail(strict=True, reason="measured: CC-LAPGAN's samples are the requested class 52-56 % of the time, "
+                                       "far below the 90 % bar (see the docstring); open work on issue 21")
 def test_cc_lapgan_samples_have_the_requested_class(tmp_path):
     """Claim 3: CC-LAPGAN's samples are the class asked for, >= 90 % by gankit's mnist5k classifier, each seed.
-    FILLED IN BELOW.
+
+    **Fails today; a strict xfail until it is fixed.** Measured on 2026-12-07 (mnist-cc-lapgan as shipped, 1,000
+    samples): seed 0: 51.8 %, seed 1: 55.6 %, seed 2: 53.6 %. With D_0 and every D_k without dropout (seed 0):
+    46.8 %. Diagnosis on seed 0: the class comes half from the coarse level and half from the finer ones (coarse
+    of class a with finer levels told b: 25 % a, 15 % b), so the label conditioning is weak at every level; the
+    cGAN presets, which feed the label as K constant maps to a DCGAN D, reach 97 %.
     """
     from gankit.metrics.classifier import load_classifier, train_classifier
 
@@ -108,7 +140,8 @@ def test_cc_lapgan_samples_have_the_requested_class(tmp_path):
 
 
 def test_an_untrained_pyramid_is_the_reference_point(lapgan_runs):
-    """What claim 1 compares against: the untrained generators' residual ratios (printed for the docstring)."""
+    """What claim 1 compares against: the untrained generators' residual ratios. Measured with the preset (width 16):
+    level 1 0.838, level 2 0.330, both inside claim 1's 2x bar around the real 0.424 / 0.464."""
     cfg = load_run(lapgan_runs[0][0].path).config
     torch.manual_seed(0)
     recipe = build_recipe(cfg, load_run(lapgan_runs[0][0].path).info).eval()
