@@ -150,7 +150,8 @@ class Recipe(nn.Module):
     pairings: tuple = (None,)
     #: True when G maps images to images (its samples come from inputs, not from latents)
     translates = False
-    #: the critic kinds (see Objective.critic) this family's losses can use; others are refused
+    #: the critic kinds (see Objective.critic) this family's losses can use; others are refused. Empty for a
+    #: family with no critic at all (the VAE), which refuses objective settings itself
     critics: tuple = ("scalar",)
     #: where samples come from ("latent" or "image") and what conditions them (see :class:`Sampling`); class
     #: attributes so that a command can name the recipes that would serve it without building one

@@ -65,7 +65,7 @@ class VAE(Recipe):
     """Encoder (D's body + Gaussian head) and decoder (G), trained on the negative ELBO."""
 
     options = ()
-    critics = ("scalar", "features", "autoencoder", "none")  # no critic: every objective is refused below
+    critics = ()  # no critic: the run's objective is not used, and changing it is refused below
 
     def __init__(self, cfg, info: DataInfo, objective=None):
         if info.kind != "image":
