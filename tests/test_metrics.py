@@ -303,42 +303,35 @@ def test_statistics_made_by_another_preprocessing_path_are_refused(tmp_path, cap
     assert len(err.splitlines()) == 1 and "another preprocessing path" in err and "--save-stats" in err
 
 
-def _tf1_resize_reference(img, out_h, out_w):
-    """TF 1.x resize_bilinear (align_corners=False, half_pixel_centers=False), from its documented formula:
-    in = out * (in_size / out_size), lerp between floor(in) and min(floor(in) + 1, in_size - 1)."""
+def _bilinear_reference(img, out_h, out_w, source):
+    """Bilinear resize written per pixel: target index i reads source coordinate source(i, n_in, n_out), and lerps
+    between its floor and floor + 1 (clamped to the last pixel)."""
     in_h, in_w = img.shape
     out = np.zeros((out_h, out_w))
     for i in range(out_h):
-        y = i * in_h / out_h
+        y = source(i, in_h, out_h)
         y0 = int(np.floor(y))
         y1, fy = min(y0 + 1, in_h - 1), y - y0
         for j in range(out_w):
-            x = j * in_w / out_w
+            x = source(j, in_w, out_w)
             x0 = int(np.floor(x))
             x1, fx = min(x0 + 1, in_w - 1), x - x0
             top = img[y0, x0] + (img[y0, x1] - img[y0, x0]) * fx
             bottom = img[y1, x0] + (img[y1, x1] - img[y1, x0]) * fx
             out[i, j] = top + (bottom - top) * fy
     return out
+
+
+def _tf1_resize_reference(img, out_h, out_w):
+    """TF 1.x resize_bilinear (align_corners=False, half_pixel_centers=False), from its documented formula:
+    in = out * (in_size / out_size)."""
+    return _bilinear_reference(img, out_h, out_w, lambda i, n_in, n_out: i * n_in / n_out)
 
 
 def _half_pixel_reference(img, out_h, out_w):
     """pytorch-fid's resize (F.interpolate, bilinear, align_corners=False): in = (out + 0.5) * scale - 0.5,
-    clamped at 0, lerp between floor and floor + 1 (clamped to the last pixel)."""
-    in_h, in_w = img.shape
-    out = np.zeros((out_h, out_w))
-    for i in range(out_h):
-        y = max((i + 0.5) * in_h / out_h - 0.5, 0.0)
-        y0 = int(np.floor(y))
-        y1, fy = min(y0 + 1, in_h - 1), y - y0
-        for j in range(out_w):
-            x = max((j + 0.5) * in_w / out_w - 0.5, 0.0)
-            x0 = int(np.floor(x))
-            x1, fx = min(x0 + 1, in_w - 1), x - x0
-            top = img[y0, x0] + (img[y0, x1] - img[y0, x0]) * fx
-            bottom = img[y1, x0] + (img[y1, x1] - img[y1, x0]) * fx
-            out[i, j] = top + (bottom - top) * fy
-    return out
+    clamped at 0."""
+    return _bilinear_reference(img, out_h, out_w, lambda i, n_in, n_out: max((i + 0.5) * n_in / n_out - 0.5, 0.0))
 
 
 def test_each_inception_protocol_matches_its_reference_preprocessing():
