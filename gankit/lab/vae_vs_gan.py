@@ -110,28 +110,19 @@ def _samples(recipe, nets, n: int, seed: int, device="cpu") -> torch.Tensor:
 def train_arm(arm: str, data: str, seed: int, seconds: float, out: Path, scorer: _Scorer) -> dict:
     """Train one arm for ``seconds`` CPU seconds; score it at half the budget and at the end."""
     from ..run import Run
-    from ..train import Trainer
+    from ..train.budget import CpuBudgetTrainer
 
     cfg = arm_config(arm, data, seed)
     run_dir = out / "runs" / arm / f"seed{seed}"
     half = {}
 
-    class Budgeted(Trainer):
-        def train_step(self):
-            logs = super().train_step()
-            used = time.process_time() - self.cpu_start
-            if "fid" not in half and used >= seconds / 2:
-                nets = self.ema if self.ema is not None else self.recipe.nets
-                half.update(fid=scorer.fid(_samples(self.recipe, nets, N_SAMPLES, 1)), step=self.step)
-                self.cpu_start += time.process_time() - self.cpu_start - used  # scoring is not training time
-            if time.process_time() - self.cpu_start >= seconds:
-                self.cfg.train.steps = self.step  # the budget is spent: this step is the last (checkpoint, final grid)
-            return logs
+    def score_half(trainer):
+        nets = trainer.ema if trainer.ema is not None else trainer.recipe.nets
+        half.update(fid=scorer.fid(_samples(trainer.recipe, nets, N_SAMPLES, 1)), step=trainer.step)
 
     wall = time.perf_counter()
-    trainer = Budgeted(cfg, run_dir, overwrite=True, progress=False, tensorboard=False)
-    trainer.cpu_start = time.process_time()
-    trainer.fit()
+    CpuBudgetTrainer(cfg, run_dir, overwrite=True, progress=False, tensorboard=False, seconds=seconds,
+                     at_half=score_half).fit()
     wall = time.perf_counter() - wall
     run = Run(run_dir)
     x = _samples(run.recipe(), run.networks(), N_SAMPLES, 2)

@@ -64,7 +64,6 @@ def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, sigma: float) -> torch.Ten
 class VAE(Recipe):
     """Encoder (D's body + Gaussian head) and decoder (G), trained on the negative ELBO."""
 
-    options = ()
     critics = ()  # no critic: the run's objective is not used, and changing it is refused below
 
     def __init__(self, cfg, info: DataInfo, objective=None):
