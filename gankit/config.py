@@ -92,6 +92,7 @@ class ObjectiveConfig:
     penalty: Optional[str] = _choice(None, (None, "none", "gp", "dragan", "r1"))  # None: the objective's own default
     penalty_weight: Optional[float] = _ranged(None, lo=0)  # None: the penalty's default (GP 10, DRAGAN 10, R1 10)
     clip: float = _ranged(0.01, lo=0, lo_open=True)  # weight clipping bound c (WGAN, McGAN, MMD GAN)
+    drift: float = _ranged(0.0, lo=0)  # WGAN(-GP): weight epsilon of the drift term epsilon * E[D(x_real)^2] (ProGAN: 0.001)
     feature_dim: int = _ranged(64, lo=1)  # feature critics (McGAN, Cramér) and autoencoder codes (EBGAN, BEGAN, MAGAN, MMD GAN)
     sigmas: Optional[Tuple[float, ...]] = None  # RBF bandwidths of the MMD kernel (None: the objective's default)
     margin: float = _ranged(1.0, lo=0, lo_open=True)  # EBGAN: margin m on the fakes' energy

@@ -27,7 +27,7 @@ from .manifold import density_coverage, precision_recall
 from .parzen import parzen_score, split_reference, unit_pixels
 from .scores import inception_score, kernel_inception_distance
 
-from .names import ALL_METRICS  # noqa: E402,F401  (re-exported: gankit.metrics.evaluate.ALL_METRICS)
+from .names import ALL_METRICS, PIXEL_METRICS  # noqa: E402,F401  (ALL_METRICS re-exported)
 
 
 def _suffix(backbone) -> str:
@@ -143,6 +143,19 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
     if "parzen" in metrics:
         scores.update(parzen_of(cfg.data, split, fake))
         protocol["parzen"] = "Gaussian window on [0, 1] pixels, sigma best on one half of the reference, scored on the other"
+    if "swd" in metrics:
+        from .swd import swd
+
+        reference = reference_images(cfg.data, split)
+        scores.update(swd(reference, fake, seed=seed))
+        protocol["swd"] = (f"ProGAN's sliced Wasserstein distance x 1e3 over {min(len(reference), len(fake))} images "
+                           "per set: 128 7x7 patches per image and level, 4 x 128 directions")
+    if "ms_ssim" in metrics:
+        from .msssim import ms_ssim_diversity
+
+        scores["ms_ssim"] = ms_ssim_diversity(fake, seed=seed)
+        scores["ms_ssim_real"] = ms_ssim_diversity(reference_images(cfg.data, split), seed=seed)
+        protocol["ms_ssim"] = "mean MS-SSIM over 10,000 random pairs (lower: more diverse; ms_ssim_real: the reference)"
     if any(m in FEATURE_METRICS for m in metrics):
         scores.update(feature_scores(cfg.data, split, fake, metrics, n, backbone, resize, knn_max, progress, protocol,
                                      inception_protocol))
@@ -165,7 +178,7 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
 
 def write_report(run, report: dict) -> Path:
     protocol = report["protocol"]
-    name = protocol.get("backbone", "pixels" if "parzen" in protocol else "modes")
+    name = protocol.get("backbone", "pixels" if any(m in protocol for m in PIXEL_METRICS) else "modes")
     path = run.path / "eval" / f"step_{report['step']:07d}_{name}.json"
     write_text(path, json.dumps(report, indent=2))
     return path

@@ -2,14 +2,17 @@
 gankit), so that the config can validate ``train.eval_*`` without importing the metrics themselves."""
 from __future__ import annotations
 
-#: the scores ``gankit eval`` and ``train.eval_metrics`` know (parzen: a log-likelihood on pixels, no backbone)
-ALL_METRICS = ("fid", "kid", "is", "pr", "dc", "parzen")
+#: the scores ``gankit eval`` and ``train.eval_metrics`` know (parzen, swd and ms_ssim work on the pixels: no backbone)
+ALL_METRICS = ("fid", "kid", "is", "pr", "dc", "parzen", "swd", "ms_ssim")
+#: the scores computed on the pixels themselves
+PIXEL_METRICS = ("parzen", "swd", "ms_ssim")
 #: the feature extractors (``--backbone``, ``train.eval_backbone``; ``classifier`` takes ``:DATASET``)
 BACKBONE_NAMES = ("classifier", "effnet-lite0", "inception")
 #: scores (by the start of their name) for which lower is better; every other score is better higher
-LOWER_IS_BETTER = ("fid", "kid", "mode_kl")
+LOWER_IS_BETTER = ("fid", "kid", "mode_kl", "swd", "ms_ssim")
 
 
 def higher_is_better(score: str) -> bool:
-    """True for IS, precision, recall, density, coverage, modes covered...; False for FID, KID, mode KL."""
+    """True for IS, precision, recall, density, coverage, modes covered...; False for FID, KID, mode KL, SWD and
+    MS-SSIM (a diversity score: lower is more varied)."""
     return not score.startswith(LOWER_IS_BETTER)

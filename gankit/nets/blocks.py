@@ -32,17 +32,23 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def minibatch_stddev(f: torch.Tensor, group: int) -> torch.Tensor:
+def group_stddev(f: torch.Tensor, group: int) -> torch.Tensor:
     """Minibatch standard deviation (Karras et al. 2018, ProGAN, sec. 3): within groups of ``group``
     samples, the std of every feature over the group, averaged over the features: one number per group,
-    appended to each of its samples as an extra feature. A collapsed batch (all samples alike) gets 0,
-    so D can see a lack of variety. Applied to D's flattened final feature maps, this is ProGAN's
-    statistic; appending it as one feature before the linear head equals ProGAN's constant extra map."""
+    returned for each of its samples, shape (N,). A collapsed batch (all samples alike) gets 0, so D can
+    see a lack of variety. A batch that ``group`` does not divide is one group."""
     n = f.shape[0]
     g = group if n % group == 0 else n
     grouped = f.reshape(g, n // g, -1)  # sample i is in group i % (n // g), as in ProGAN
     std = torch.sqrt(grouped.var(0, unbiased=False) + 1e-8).mean(-1)  # (n // g,)
-    return torch.cat([f, std.repeat(g)[:, None]], 1)
+    return std.repeat(g)
+
+
+def minibatch_stddev(f: torch.Tensor, group: int) -> torch.Tensor:
+    """``f`` (N, features) with :func:`group_stddev` appended as one more feature. Applied to D's flattened
+    final feature maps, this is ProGAN's statistic; appending it as one feature before the linear head equals
+    ProGAN's constant extra map."""
+    return torch.cat([f, group_stddev(f, group)[:, None]], 1)
 
 
 class Discriminator(nn.Module):

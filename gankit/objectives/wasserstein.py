@@ -10,17 +10,22 @@ from .base import Objective, clip_weights
 class WGAN(Objective):
     """WGAN, Arjovsky, Chintala & Bottou 2017, Algorithm 1: the critic minimises E[f(G(z))] - E[f(x)],
     G minimises -E[f(G(z))], and after every critic update each weight is clipped to [-c, c]
-    (``objective.clip``, default 0.01) to keep f K-Lipschitz."""
+    (``objective.clip``, default 0.01) to keep f K-Lipschitz.
+
+    ``objective.drift`` = epsilon > 0 adds ProGAN's drift term epsilon * E[f(x_real)^2] to the critic's loss
+    (Karras et al. 2018, appendix A.1, epsilon = 0.001): it keeps the critic's outputs from drifting far from 0,
+    which the Wasserstein losses alone leave free."""
 
     clips = True
     separable = True
-    options = ("objective.clip",)
+    options = ("objective.clip", "objective.drift")
 
     def d_loss(self, real_out, fake_out):
-        return fake_out.mean() - real_out.mean()
+        return self.real_term(real_out) + self.fake_term(fake_out)
 
     def real_term(self, real_out):
-        return -real_out.mean()
+        drift = self.cfg.drift
+        return -real_out.mean() + drift * real_out.float().pow(2).mean() if drift else -real_out.mean()
 
     def fake_term(self, fake_out):
         return fake_out.mean()
@@ -40,4 +45,4 @@ class WGANGP(WGAN):
 
     clips = False
     default_penalty = "gp"
-    options = ()
+    options = ("objective.drift",)

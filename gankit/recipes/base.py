@@ -200,6 +200,12 @@ class Recipe(nn.Module):
         """What changes at ``step`` (see :class:`StepPlan`); nothing by default."""
         return StepPlan()
 
+    def milestone(self, step: int) -> Optional[str]:
+        """A label when the first ``step`` steps end a stage of training worth a row of the run's milestones
+        figure (``samples/milestones.png``, :mod:`gankit.viz.milestones`; ProGAN: the end of each stable phase and
+        fade, so the figure shows the growth); None (the default) at every other step."""
+        return None
+
     # -- recipe state -----------------------------------------------------------------------------
     def extra_state(self) -> dict:
         """State of the recipe that is not a network (running averages, per-level counters): saved in the

@@ -427,6 +427,23 @@ class Trainer:
         self.recipe.train()
         return path
 
+    @torch.no_grad()
+    def save_milestone(self, label: str) -> Path:
+        """A row of the milestones figure (:mod:`gankit.viz.milestones`): the first fixed inputs drawn now."""
+        from ..viz import milestones
+
+        self._standing_stats()
+        nets = self.ema if self.ema is not None else self.recipe.nets
+        self.recipe.eval()
+        nets.eval()
+        try:
+            x, _ = self.recipe.draw(self.fixed, nets)
+            return milestones.record(self.run_dir / "samples", self.step, label, x)
+        finally:
+            self.recipe.train()
+            if self.ema is not None:
+                self.ema.eval()
+
     # -- periodic evaluation ----------------------------------------------------------------------
     def evaluate(self, logger: MetricsLogger) -> dict:
         """Score the checkpoint just saved, log ``eval/<score>``, and copy it to ``best`` when it improves."""
@@ -480,6 +497,9 @@ class Trainer:
                     logs = self.train_step()
                     self._started()
                     bar.update(1)
+                    label = self.recipe.milestone(self.step)
+                    if label is not None:
+                        self.save_milestone(label)
                     if self._is_log_step(self.step):
                         values = {k: float(v) for k, v in logs.items()}
                         values["time"] = time.perf_counter() - t0
@@ -499,6 +519,8 @@ class Trainer:
                         break
             if not self.interrupted:
                 self.save_samples("final", logger)
+                if (self.run_dir / "samples" / "milestones.safetensors").exists():
+                    self.save_milestone("final")
             plot_losses(logger.rows, self.run_dir / "losses.png")
         except BaseException:
             if self._replaced is not None:  # failed before its first step: the replaced run comes back
