@@ -120,7 +120,11 @@ def _sample(args) -> int:
         return 0
     out = Path(args.out) if args.out else run.path / f"sample{tag}_seed{args.seed}.png"
     _check_out_file(out)
-    x = run.sample(args.n, seed=args.seed, ema=not args.no_ema, labels=args.cls, options=_options(args.opt))
+    options = _options(args.opt)
+    for name in ("truncation", "cutoff", "noise"):  # shortcuts of --opt for the options a style-based G declares
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    x = run.sample(args.n, seed=args.seed, ema=not args.no_ema, labels=args.cls, options=options)
     if run.info.kind == "points":
         from .data import build_dataset
 
@@ -358,6 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="staged runs (LAPGAN): one row per sample, one column per intermediate image")
     s.add_argument("--opt", action="append", metavar="NAME=VALUE",
                    help="a generation option the run's recipe declares (repeatable; `gankit list RECIPE`)")
+    s.add_argument("--truncation", type=float, metavar="PSI",
+                   help="StyleGAN: the truncation trick, psi in [0, 1] (1: off); same as --opt truncation=PSI")
+    s.add_argument("--cutoff", type=int, metavar="K", help="StyleGAN: truncate the first K layers (default: half)")
+    s.add_argument("--noise", choices=("random", "const"),
+                   help="StyleGAN: the noise inputs drawn from --seed (random, default) or held fixed (const)")
     s.set_defaults(func=_sample)
 
     t = sub.add_parser("traverse", help="InfoGAN: vary one latent code, hold the rest (paper's fig. 2)")

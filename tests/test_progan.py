@@ -172,7 +172,7 @@ def test_bad_settings_are_refused_in_one_line(tmp_path, capsys):
     for argv, needle in ((["data.image_size=28"], "set data.image_size to 8, 16, 32 or 64"),
                          (["progan.batch_sizes=[8,8]"], "needs 3 positive sizes"),
                          (["data.name=ring8", "data.image_size=null"], "holds points"),
-                         (["recipe=unconditional", "progan.width=8", "data.image_size=16"], "is read by recipe 'progan'"),
+                         (["recipe=unconditional", "progan.width=8", "data.image_size=16"], "'progan', not by this run's recipe 'unconditional'"),
                          (["objective.name=ns", "objective.drift=0.1"], "objective.drift")):
         code = main(["train", "--run-dir", str(tmp_path / "run"), "--no-progress", *SMALL, *argv])
         err = capsys.readouterr().err.strip()
@@ -343,3 +343,21 @@ def test_swd_and_ms_ssim_through_gankit_eval(tmp_path):
     assert {"swd", "swd_16", "ms_ssim", "ms_ssim_real"} <= set(report["scores"])
     assert all(np.isfinite(v) for v in report["scores"].values())
     assert write_report(run, report).name.endswith("_pixels.json")
+
+
+def test_ac_progan_adds_the_class_term_to_both_players_and_samples_by_class(tmp_path):
+    recipe, cfg = small_recipe(["recipe=ac-progan", "cond.class_weight=0.5"])
+    assert recipe.sampling().condition == "class" and recipe.nets["g"].latent_dim == 8 + 10
+    recipe.set_step(0)
+    real, labels = torch.randn(8, 1, 4, 4), torch.arange(8)
+    torch.manual_seed(3)
+    loss, logs = recipe.loss("d", (real, labels))
+    logits = recipe.nets["d"](real)[:, 1:]
+    assert logs["d_class_loss"].item() > 0.5 * F.cross_entropy(logits, labels).item()  # real term + fake term
+    code = recipe.latent(4, labels=torch.tensor([1, 2, 3, 4]))
+    assert torch.equal(code[:, 8:].argmax(1), torch.tensor([1, 2, 3, 4]))
+    _, g_logs = recipe.loss("g", None)
+    assert "g_class_loss" in g_logs
+    plain, _ = small_recipe()
+    with pytest.raises(Exception, match="ac-progan"):
+        plain.latent(2, labels=torch.tensor([0, 1]))

@@ -32,25 +32,33 @@ LEAK = 0.2
 
 
 class EqualizedLinear(nn.Module):
-    """A dense layer with ProGAN's run-time weight scaling: y = x (w * gain / sqrt(fan_in))^T + b, w ~ N(0, 1)."""
+    """A dense layer with ProGAN's run-time weight scaling: y = x (w * gain / sqrt(fan_in))^T + b, w ~ N(0, 1).
 
-    def __init__(self, n_in: int, n_out: int, gain: float = math.sqrt(2)):
+    ``lr_mul`` (StyleGAN's mapping network, Karras et al. 2019, appendix C: 0.01) slows the layer's learning by
+    that factor under Adam: the stored weights are drawn N(0, 1 / lr_mul^2) and both weight and bias are multiplied
+    by ``lr_mul`` at run time, so the effective weights start as before but move lr_mul times as far per step.
+    ``bias_init`` is the effective bias at the start (StyleGAN's style scales start at 1)."""
+
+    def __init__(self, n_in: int, n_out: int, gain: float = math.sqrt(2), lr_mul: float = 1.0,
+                 bias_init: float = 0.0):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(n_out, n_in))
-        self.bias = nn.Parameter(torch.zeros(n_out))
-        self.scale = gain / math.sqrt(n_in)
+        self.weight = nn.Parameter(torch.randn(n_out, n_in) / lr_mul)
+        self.bias = nn.Parameter(torch.full((n_out,), bias_init / lr_mul))
+        self.scale = gain / math.sqrt(n_in) * lr_mul
+        self.lr_mul = lr_mul
 
     def forward(self, x):
-        return F.linear(x, self.weight * self.scale, self.bias)
+        bias = self.bias * self.lr_mul if self.lr_mul != 1.0 else self.bias
+        return F.linear(x, self.weight * self.scale, bias)
 
 
 class EqualizedConv2d(nn.Module):
     """A k x k convolution (same padding) with ProGAN's run-time scaling gain / sqrt(in_channels * k * k)."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, gain: float = math.sqrt(2)):
+    def __init__(self, c_in: int, c_out: int, kernel: int, gain: float = math.sqrt(2), bias: bool = True):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(c_out, c_in, kernel, kernel))
-        self.bias = nn.Parameter(torch.zeros(c_out))
+        self.bias = nn.Parameter(torch.zeros(c_out)) if bias else None
         self.scale = gain / math.sqrt(c_in * kernel * kernel)
         self.padding = kernel // 2
 

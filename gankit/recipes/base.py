@@ -39,6 +39,20 @@ def source_output(out):
     return out[0] if type(out) is tuple else out
 
 
+def one_hot_labels(n: int, classes: int, labels=None, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """(n, classes) one-hot labels: uniform over the classes (from ``generator``) unless ``labels`` (n,) are given;
+    a label out of range is refused in one line."""
+    if labels is None:
+        labels = torch.randint(classes, (n,), generator=generator)
+    labels = torch.as_tensor(labels).long().cpu()
+    if len(labels) != n:
+        raise ValueError(f"{len(labels)} labels for {n} samples")
+    bad = (labels < 0) | (labels >= classes)
+    if bad.any():
+        raise ConfigError(f"class {int(labels[bad][0])} is out of range; this run has classes 0..{classes - 1}")
+    return torch.nn.functional.one_hot(labels, classes).float()
+
+
 @dataclass(frozen=True)
 class LatentPart:
     """A named block of columns of G's input: ``kind`` is "noise" (z), "one-hot" (a class or a

@@ -29,7 +29,7 @@ from ..errors import ConfigError
 from ..nets import build_discriminator, build_generator
 from ..nets.conditional import ConditionalBNGenerator, ProjectionDiscriminator, concat_labels, with_label_channels
 from ..registry import RECIPES
-from .base import DataInfo, LatentPart, Phase, Recipe, Sampling
+from .base import DataInfo, LatentPart, Phase, Recipe, Sampling, one_hot_labels
 
 
 @register_section("cond")
@@ -78,19 +78,10 @@ class ClassConditional(Recipe):
                labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         """[z, one_hot(y)]: y uniform over the classes unless ``labels`` (N,) are given."""
         z = super().latent(n, generator, device)
-        if labels is None:
-            labels = torch.randint(self.num_classes, (n,), generator=generator)
-        labels = torch.as_tensor(labels).long()
-        if len(labels) != n:
-            raise ValueError(f"{len(labels)} labels for {n} samples")
-        return torch.cat([z, self.one_hot(labels).to(z)], 1)
+        return torch.cat([z, one_hot_labels(n, self.num_classes, labels, generator).to(z)], 1)
 
     def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
-        bad = (labels < 0) | (labels >= self.num_classes)
-        if bad.any():
-            raise ConfigError(f"class {int(labels[bad][0])} is out of range; this run has classes "
-                              f"0..{self.num_classes - 1}")
-        return F.one_hot(labels, self.num_classes).float()
+        return one_hot_labels(len(labels), self.num_classes, labels).to(labels.device)
 
     def split(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = self.cfg.latent.dim

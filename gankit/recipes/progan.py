@@ -19,6 +19,10 @@ WGAN-GP (lambda 10) with the drift term ``objective.drift=0.001``; any scalar-cr
 
 Sampling at any step renders the current level, nearest-upsampled to the final size; a run loaded from disk
 renders the level of its checkpoint's step.
+
+``ac-progan`` is the class-conditional form the authors' code allows (their ``D_wgangp_acgan`` loss): G gets
+[z, one-hot y], D has K class logits beside its critic output, and both add the AC-GAN class term
+``cond.class_weight`` * cross-entropy (Odena et al. 2017) on real and fake images (D) and on fakes (G).
 """
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ from ..config import ranged, register_section
 from ..errors import ConfigError
 from ..nets.progressive import ProgressiveDiscriminator, ProgressiveGenerator
 from ..registry import RECIPES
-from .base import DataInfo, Phase, Recipe, StepPlan
+from .base import DataInfo, LatentPart, Phase, Recipe, Sampling, StepPlan, one_hot_labels
 
 
 @register_section("progan")
@@ -83,8 +87,14 @@ class ProGAN(Recipe):
     """Progressive growing with fading (see the module's docstring); one G, one scalar critic."""
 
     options = PROGAN_OPTIONS
+    #: one-hot labels condition G and D has a class head (``ac-progan``)
+    class_conditional = False
 
     def __init__(self, cfg, info: DataInfo, objective=None):
+        if self.class_conditional and not info.num_classes:
+            raise ConfigError(f"recipe '{cfg.recipe}' needs class labels, but data.name = {cfg.data.name!r} has none; "
+                              "use mnist5k, fashion-mnist, digits or a folder with one subfolder per class, or "
+                              "recipe=progan")
         if info.kind != "image":
             raise ConfigError(f"recipe 'progan' grows images, but data.name = {cfg.data.name!r} holds points; use an "
                               "image dataset such as mnist5k or fashion-mnist")
@@ -101,6 +111,7 @@ class ProGAN(Recipe):
             raise ConfigError(f"progan.batch_sizes needs {levels + 1} positive sizes, one per resolution ({want} px), "
                               f"got {list(sizes)}")
         self.levels = levels
+        self.classes = info.num_classes if self.class_conditional else 0
         super().__init__(cfg, info, objective)
         self.set_step(0)
 
@@ -109,8 +120,9 @@ class ProGAN(Recipe):
         p = cfg.progan
         mbstd = cfg.d.minibatch_std_group if cfg.d.minibatch_std else 0
         return nn.ModuleDict({
-            "g": ProgressiveGenerator(cfg.latent.dim, info.shape[0], self.levels, p.width, p.max_width),
-            "d": ProgressiveDiscriminator(info.shape[0], self.levels, p.width, p.max_width, mbstd_group=mbstd)})
+            "g": ProgressiveGenerator(cfg.latent.dim + self.classes, info.shape[0], self.levels, p.width, p.max_width),
+            "d": ProgressiveDiscriminator(info.shape[0], self.levels, p.width, p.max_width, mbstd_group=mbstd,
+                                          out_dim=1 + self.classes)})
 
     def optimizer_params(self):
         return {name: list(net.parameters()) for name, net in self.nets.items()}
@@ -161,6 +173,22 @@ class ProGAN(Recipe):
         return f"{size}px faded in" if done != math.floor(done) else f"{size}px stable"
 
     # -- sampling ---------------------------------------------------------------------------------
+    def sampling(self) -> Sampling:
+        if not self.classes:
+            return super().sampling()
+        d, k = self.cfg.latent.dim, self.classes
+        return Sampling(condition="class", classes=k, named_classes=True, options=self.generation_options,
+                        parts=(LatentPart("z", 0, d, "noise"), LatentPart("y", d, d + k, "one-hot")))
+
+    def latent(self, n: int, generator: Optional[torch.Generator] = None, device=None, labels=None) -> torch.Tensor:
+        """z, or [z, one-hot y] for ``ac-progan`` (y uniform unless ``labels`` are given)."""
+        z = super().latent(n, generator, device)
+        if not self.classes:
+            if labels is not None:
+                raise ConfigError("this progan run is unconditional; classes need an ac-progan run")
+            return z
+        return torch.cat([z, one_hot_labels(n, self.classes, labels, generator).to(z)], 1)
+
     def generate(self, z: torch.Tensor, nets: Optional[nn.ModuleDict] = None, **cond) -> torch.Tensor:
         """G(z) at the current level of detail, nearest-upsampled to the final size and clipped to [-1, 1]."""
         x = (nets or self.nets)["g"](z, self.level, self.alpha)
@@ -170,28 +198,51 @@ class ProGAN(Recipe):
         return x.clamp(-1, 1)
 
     # -- losses -----------------------------------------------------------------------------------
-    def judge(self, x: torch.Tensor) -> torch.Tensor:
-        return self.nets["d"](x, self.alpha)
+    def judge(self, x: torch.Tensor):
+        """D's critic output, or (critic output, class logits) for ``ac-progan``."""
+        out = self.nets["d"](x, self.alpha)
+        return (out[:, :1], out[:, 1:]) if self.classes else out
+
+    def _class_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.cfg.cond.class_weight * F.cross_entropy(logits.float(), labels)
 
     def loss(self, phase, batch):
         obj = self.require_objective()
         level, alpha = self.level, self.alpha
         if phase == "d":
-            real = fade_reals(batch[0], alpha)
+            real, labels = fade_reals(batch[0], alpha), batch[1]
+            if self.classes:  # the fakes get the real batch's labels (a penalty then compares like with like)
+                labels = labels.to(real.device).long()
+                code = torch.cat([super().latent(len(real)), one_hot_labels(len(real), self.classes, labels).to(real)], 1)
+            else:
+                code = self.latent(len(real))
             with torch.no_grad():
-                fake = self.nets["g"](self.latent(len(real)), level, alpha)
-            loss, logs, _ = self.d_step(real, fake, self.judge)
+                fake = self.nets["g"](code, level, alpha)
+            loss, logs, (real_all, fake_all) = self.d_step(real, fake, self.judge)
+            if self.classes:
+                cls = self._class_loss(real_all[1], labels) + self._class_loss(fake_all[1], labels)
+                logs["d_class_loss"] = cls.detach()
+                logs["d_class_acc"] = (real_all[1].argmax(1) == labels).float().mean()
+                loss = loss + cls
             logs.update({"progan/lod": torch.tensor(self.lod), "progan/alpha": torch.tensor(alpha),
                          "progan/resolution": torch.tensor(float(4 * 2**level))})
             return loss, logs
-        fake = self.nets["g"](self.latent(self.batch_size(level)), level, alpha)
-        fake_out = self.judge(self.d_input(fake))
+        code = self.latent(self.batch_size(level))
+        fake = self.nets["g"](code, level, alpha)
+        fake_all = self.judge(self.d_input(fake))
+        fake_out = fake_all[0] if self.classes else fake_all
         real_out = None
         if obj.g_needs_real:  # relativistic losses compare with D's view of the (faded) reals
             with torch.no_grad():
-                real_out = self.judge(self.d_input(fade_reals(batch[0], alpha)))
+                real_all = self.judge(self.d_input(fade_reals(batch[0], alpha)))
+                real_out = real_all[0] if self.classes else real_all
         loss = obj.g_loss(fake_out, real_out)
-        return loss, {"g_loss": loss.detach(), "d_fake_g": obj.report(fake_out)}
+        logs = {"g_loss": loss.detach(), "d_fake_g": obj.report(fake_out)}
+        if self.classes:
+            cls = self._class_loss(fake_all[1], code[:, self.cfg.latent.dim:].argmax(1))
+            logs["g_class_loss"] = cls.detach()
+            loss = loss + cls
+        return loss, logs
 
 
 @lru_cache(maxsize=8)
@@ -209,3 +260,12 @@ def _images_before(step: int, levels, stable, fade, batch_sizes, default_batch) 
         level, _ = level_and_alpha(level_of_detail(images, levels, stable, fade), levels)
         table.append(images + batch_sizes[level])
     return table[step]
+
+
+@RECIPES.register("ac-progan")
+class ACProGAN(ProGAN):
+    """Class-conditional Progressive GAN with an AC-GAN class head (see the module's docstring)."""
+
+    options = PROGAN_OPTIONS + ("cond.class_weight",)
+    condition = "class"
+    class_conditional = True

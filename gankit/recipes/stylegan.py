@@ -1,0 +1,225 @@
+"""StyleGAN (Karras, Laine & Aila 2019) as the slides teach it: a mapping network, AdaIN styles, noise inputs,
+style mixing and truncation (:mod:`gankit.nets.stylegan`), against ProGAN's D with minibatch stddev.
+
+- **The code** of a sample is [z, one noise image per synthesis layer] (every part drawn from the seed, so a
+  sample is a function of its code, as LAPGAN's noise planes are); ``gankit sample --opt noise=const`` holds the
+  noise at the fixed images drawn when the network was built instead.
+- **Style mixing regularisation** (sec. 3.1): with probability ``stylegan.mixing`` (0.9) a training batch uses
+  two latents, w1 for the layers before a crossover drawn uniformly from 1 .. layers - 1, w2 from there on (one
+  crossover per batch, as the authors' code).
+- **w-bar**: the running mean of the mapping's outputs over training batches (decay ``stylegan.w_avg_beta``,
+  0.995), kept as a buffer of G so that the EMA copy and every checkpoint carry it.
+- **Truncation** at sampling only (sec. 3.2 / appendix B): w' = w-bar + psi (w - w-bar) on the layers before
+  ``cutoff`` (default: the coarse half); psi = 1 is off. ``gankit sample --opt truncation=0.7 --opt cutoff=4``.
+- **Loss**: the run's objective (non-saturating in the presets) plus R1 on the reals, applied lazily every
+  ``stylegan.r1_every`` (16) D steps with the loss multiplied by 16 and Adam's lr and betas corrected
+  (StyleGAN2, Karras et al. 2020, sec. 3.1; :class:`~gankit.recipes.base.Phase` ``lazy``). gamma defaults to the
+  StyleGAN2-ADA heuristic 0.0002 res^2 / batch (0.0064 at 32 px, batch 32): the FFHQ value gamma = 10 at 1024 px
+  would weigh the penalty about 1,500 times as heavily relative to that heuristic at 32 px.
+- **Ablations** of the paper's table 1: ``stylegan.mapping_layers=0`` (w = normalised z, the traditional input),
+  ``stylegan.noise=false``, ``stylegan.mixing=0``, ``stylegan.const_input=false``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..config import ranged, register_section
+from ..errors import ConfigError
+from ..nets.progressive import ProgressiveDiscriminator
+from ..nets.stylegan import StyleGenerator
+from ..registry import RECIPES
+from .base import DataInfo, LatentPart, Phase, Recipe, Sampling
+
+
+@register_section("stylegan")
+@dataclass
+class StyleganConfig:
+    """The ``stylegan:`` section (read by the ``stylegan`` recipe)."""
+
+    w_dim: int = ranged(128, lo=1, hi=4096)  # size of w (the paper: 512)
+    mapping_layers: int = ranged(8, lo=0, hi=16)  # dense layers of f (0: w is the normalised z; needs w_dim = latent.dim)
+    width: int = ranged(32, lo=1, hi=4096)  # feature maps at the final size, doubled per halving up to max_width
+    max_width: int = ranged(128, lo=1, hi=4096)
+    noise: bool = True  # per-layer noise inputs
+    const_input: bool = True  # the learned constant 4x4 input (false: w through a dense layer, the traditional input)
+    mixing: float = ranged(0.9, lo=0, hi=1)  # probability of style mixing in a training batch
+    w_avg_beta: float = ranged(0.995, lo=0, hi=1, hi_open=True)  # decay of the running mean w-bar
+    r1_gamma: Optional[float] = ranged(None, lo=0)  # R1 weight; None: 0.0002 * image_size^2 / batch_size
+    r1_every: int = ranged(16, lo=1)  # lazy R1: one R1 step per this many D steps, its loss times this
+
+
+STYLEGAN_OPTIONS = tuple(f"stylegan.{name}" for name in StyleganConfig.__dataclass_fields__)
+
+
+def r1_heuristic(size: int, batch: int) -> float:
+    """StyleGAN2-ADA's default R1 weight (Karras et al. 2020b, appendix D.3): 0.0002 * resolution^2 / batch."""
+    return 0.0002 * size * size / batch
+
+
+def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int) -> torch.Tensor:
+    """w' = w-bar + psi (w - w-bar) on the layers before ``cutoff``, the others unchanged."""
+    if psi == 1.0 or cutoff <= 0:
+        return ws
+    out = ws.clone()
+    out[:, :cutoff] = torch.lerp(w_avg.to(ws.dtype), ws[:, :cutoff], psi)
+    return out
+
+
+def mix(w1: torch.Tensor, w2: torch.Tensor, crossover: int, layers: int) -> torch.Tensor:
+    """Per-layer styles: w1 on layers [0, crossover), w2 on [crossover, layers)."""
+    ws = w1[:, None].expand(-1, layers, -1).clone()
+    ws[:, crossover:] = w2[:, None]
+    return ws
+
+
+@RECIPES.register("stylegan")
+class StyleGAN(Recipe):
+    """A style-based G (mapping + AdaIN synthesis) against ProGAN's D; see the module's docstring."""
+
+    options = STYLEGAN_OPTIONS
+    generation_options = ("truncation", "cutoff", "noise")
+
+    def __init__(self, cfg, info: DataInfo, objective=None):
+        if info.kind != "image":
+            raise ConfigError(f"recipe 'stylegan' draws images, but data.name = {cfg.data.name!r} holds points; use an "
+                              "image dataset such as mnist5k or colordigits")
+        _, height, width = info.shape
+        levels = int(round(math.log2(height / 4))) if height >= 4 else -1
+        if height != width or levels < 1 or 4 * 2**levels != height:
+            raise ConfigError(f"recipe 'stylegan' builds 4x4 up to the image size by doubling, but the images are "
+                              f"{height}x{width}; set data.image_size to 8, 16, 32 or 64")
+        if cfg.stylegan.mapping_layers == 0 and cfg.stylegan.w_dim != cfg.latent.dim:
+            raise ConfigError(f"stylegan.mapping_layers=0 uses the normalised z as w, so stylegan.w_dim "
+                              f"({cfg.stylegan.w_dim}) must equal latent.dim ({cfg.latent.dim}); set both alike")
+        if cfg.latent.dist != "gaussian":
+            raise ConfigError("recipe 'stylegan' draws z and its noise inputs from N(0, I); set latent.dist=gaussian")
+        if cfg.d.pack != 1:
+            raise ConfigError("recipe 'stylegan' does not support d.pack; set d.pack=1")
+        self.levels = levels
+        super().__init__(cfg, info, objective)
+
+    # -- networks ---------------------------------------------------------------------------------
+    def build_nets(self, cfg, info):
+        s = cfg.stylegan
+        mbstd = cfg.d.minibatch_std_group if cfg.d.minibatch_std else 0
+        g = StyleGenerator(cfg.latent.dim, info.shape[0], info.shape[1], s.w_dim, s.mapping_layers, s.width,
+                           s.max_width, use_noise=s.noise, const_input=s.const_input)
+        d = ProgressiveDiscriminator(info.shape[0], self.levels, s.width, s.max_width, mbstd_group=mbstd)
+        return nn.ModuleDict({"g": g, "d": d})
+
+    def optimizer_params(self):
+        return {name: list(net.parameters()) for name, net in self.nets.items()}
+
+    @property
+    def r1_gamma(self) -> float:
+        s = self.cfg.stylegan
+        return s.r1_gamma if s.r1_gamma is not None else r1_heuristic(self.info.shape[-1], self.cfg.train.batch_size)
+
+    def phases(self):
+        s = self.cfg.stylegan
+        phases = [Phase("d", "d", self.cfg.train.n_critic, critics=("d",))]
+        if self.r1_gamma > 0:
+            # critics: the objective's after-step hook (WGAN's clipping) also follows the R1 update of D
+            phases.append(Phase("d_r1", "d", every=s.r1_every, gain=float(s.r1_every), lazy=s.r1_every > 1,
+                                frozen=("g",), critics=("d",)))
+        g_needs_real = bool(self.objective is not None and self.objective.g_needs_real)
+        phases.append(Phase("g", "g", 1, needs_data=g_needs_real, frozen=("d",)))
+        return phases
+
+    # -- the code: z and one noise image per layer --------------------------------------------------
+    @property
+    def noise_sizes(self) -> list[int]:
+        return self.nets["g"].synthesis.noise_sizes
+
+    def sampling(self) -> Sampling:
+        d = self.cfg.latent.dim
+        parts, start = [LatentPart("z", 0, d, "noise")], d
+        for i, size in enumerate(self.noise_sizes):
+            parts.append(LatentPart(f"noise{i}", start, start + size * size, "noise"))
+            start += size * size
+        return Sampling(parts=tuple(parts), options=self.generation_options)
+
+    def latent(self, n: int, generator: Optional[torch.Generator] = None, device=None) -> torch.Tensor:
+        """[z, noise images of every layer, flattened], all N(0, 1)."""
+        device = device or next(self.parameters()).device
+        width = self.cfg.latent.dim + sum(s * s for s in self.noise_sizes)
+        return torch.randn(n, width, generator=generator).to(device)
+
+    def split(self, code: torch.Tensor) -> tuple[torch.Tensor, list]:
+        """(z, [noise image of layer i, (N, 1, s_i, s_i)])."""
+        parts = self.sampling().parts
+        noises = [code[:, p.columns].reshape(len(code), 1, s, s) for p, s in zip(parts[1:], self.noise_sizes)]
+        return code[:, parts[0].columns], noises
+
+    # -- sampling ---------------------------------------------------------------------------------
+    def default_cutoff(self) -> int:
+        """The coarse half of the layers (4 x 4 and 8 x 8 at 32 px)."""
+        return self.nets["g"].num_layers // 2
+
+    def generate(self, code: torch.Tensor, nets: Optional[nn.ModuleDict] = None, truncation: float = 1.0,
+                 cutoff: Optional[int] = None, noise: str = "random") -> torch.Tensor:
+        """G(code) with optional truncation (psi ``truncation`` on the layers before ``cutoff``) and ``noise``
+        "random" (the code's noise images) or "const" (the fixed ones); clipped to [-1, 1]."""
+        g = (nets or self.nets)["g"]
+        cutoff = self.default_cutoff() if cutoff is None else cutoff
+        if not isinstance(truncation, (int, float)) or not 0.0 <= truncation <= 1.0:
+            raise ConfigError(f"truncation must be in [0, 1] (1: off, 0.7 is usual), got {truncation}")
+        if not isinstance(cutoff, (int, float)) or cutoff != int(cutoff) or not 0 <= cutoff <= g.num_layers:
+            raise ConfigError(f"cutoff must be in 0..{g.num_layers} (the layers that are truncated), got {cutoff}")
+        cutoff = int(cutoff)
+        if noise not in ("random", "const"):
+            raise ConfigError(f"noise must be random or const, got {noise!r}")
+        z, noises = self.split(code)
+        ws = truncate(g.broadcast(g.mapping(z)), g.w_avg, float(truncation), cutoff)
+        return g.synthesis(ws, noises if noise == "random" else None).clamp(-1, 1)
+
+    # -- training ---------------------------------------------------------------------------------
+    def synthesize(self, n: int, device) -> torch.Tensor:
+        """Training fakes: fresh codes, style mixing with probability ``stylegan.mixing``, w-bar tracked."""
+        g = self.nets["g"]
+        z, noises = self.split(self.latent(n, device=device))
+        w = g.mapping(z)
+        layers = g.num_layers
+        if self.cfg.stylegan.mixing > 0 and float(torch.rand(())) < self.cfg.stylegan.mixing:
+            w2 = g.mapping(torch.randn(n, self.cfg.latent.dim, device=device))
+            ws = mix(w, w2, int(torch.randint(1, layers, ())), layers)
+        else:
+            ws = g.broadcast(w)
+        if self.training:
+            with torch.no_grad():
+                g.w_avg.lerp_(w.detach().mean(0).to(g.w_avg.dtype), 1 - self.cfg.stylegan.w_avg_beta)
+        return g.synthesis(ws, noises if self.cfg.stylegan.noise else None)
+
+    def r1(self, real: torch.Tensor) -> torch.Tensor:
+        """gamma / 2 E ||grad_x D(x)||^2 on the reals (Mescheder et al. 2018, eq. 9)."""
+        real = real.detach().requires_grad_(True)
+        out = self.nets["d"](real)
+        (grad,) = torch.autograd.grad(out.sum(), real, create_graph=True)
+        return 0.5 * self.r1_gamma * grad.pow(2).flatten(1).sum(1).mean()
+
+    def loss(self, phase, batch):
+        obj = self.require_objective()
+        d = self.nets["d"]
+        if phase == "d_r1":
+            penalty = self.r1(batch[0])
+            return penalty, {"d_r1": penalty.detach()}
+        if phase == "d":
+            real = batch[0]
+            with torch.no_grad():
+                fake = self.synthesize(len(real), real.device)
+            loss, logs, _ = self.d_step(real, fake, d)
+            return loss, logs
+        fake = self.synthesize(self.cfg.train.batch_size, next(self.parameters()).device)
+        fake_out = d(self.d_input(fake))
+        real_out = None
+        if obj.g_needs_real:
+            with torch.no_grad():
+                real_out = d(self.d_input(batch[0]))
+        loss = obj.g_loss(fake_out, real_out)
+        return loss, {"g_loss": loss.detach(), "d_fake_g": obj.report(fake_out),
+                      "w_avg_norm": self.nets["g"].w_avg.norm().detach()}
