@@ -205,6 +205,52 @@ def _traverse(args) -> int:
     return 0
 
 
+def _style_mix(args) -> int:
+    from .run import load_run
+    from .viz.grid import save_grid
+    from .viz.style_figures import style_mix_grid
+
+    run = load_run(args.run)
+    out = Path(args.out) if args.out else run.path / f"style_mix_{args.layers}_seed{args.seed}.png"
+    _check_out_file(out)
+    grid = style_mix_grid(run, args.layers, n_a=args.n_a, n_b=args.n_b, seed=args.seed, ema=not args.no_ema)
+    save_grid(grid, out, nrow=args.n_a + 1)
+    print(f"wrote {out} (first row: sources A; first column: sources B; each cell: B's {args.layers} styles, "
+          "A's others; fixed noise)")
+    return 0
+
+
+def _noise(args) -> int:
+    from .run import load_run
+    from .viz.grid import save_grid
+    from .viz.style_figures import noise_variation
+
+    run = load_run(args.run)
+    out = Path(args.out) if args.out else run.path / f"noise_seed{args.seed}.png"
+    _check_out_file(out)
+    import torch
+
+    samples, std = noise_variation(run, n=args.n, seed=args.seed, ema=not args.no_ema)
+    save_grid(torch.cat([samples, std.expand(1, samples.shape[1], -1, -1)]), out, nrow=args.n + 1)
+    print(f"wrote {out} ({args.n} samples of one z with fresh noise inputs, then the per-pixel std over 64 draws)")
+    return 0
+
+
+def _project(args) -> int:
+    from .project import project_images
+    from .run import load_run
+
+    run = load_run(args.run)
+    out = Path(args.out) if args.out else run.path / "projected"
+    res = project_images(run, args.image, out, steps=args.steps, seed=args.seed, ema=not args.no_ema,
+                         mse_weight=args.mse_weight, lr=args.lr, overwrite=args.overwrite)
+    scores = res["images"]
+    mean = sum(s["psnr_db"] for s in scores) / len(scores)
+    print(f"projected {len(scores)} image(s) into {out} (mean PSNR {mean:.1f} dB; sheet {res['sheet']}, "
+          f"latents {res['latents']})")
+    return 0
+
+
 def _arithmetic(args) -> int:
     from .run import load_run
     from .viz.latent_ops import arithmetic
@@ -376,6 +422,27 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=_bounded(1, 1000), default=10, help="values of a continuous code")
     t.add_argument("--span", type=float, default=2.0, help="continuous codes go from -span to span")
     t.set_defaults(func=_traverse)
+
+    m = sub.add_parser("style-mix", help="StyleGAN: the style-mixing grid (paper's fig. 3)")
+    _run_options(m, "PNG path (default: RUN/style_mix_LAYERS_seedSEED.png)")
+    m.add_argument("--layers", default="coarse", help="the style group each cell takes from B: coarse, middle or fine")
+    m.add_argument("--n-a", type=_bounded(1, 64), default=5, help="sources A (columns)")
+    m.add_argument("--n-b", type=_bounded(1, 64), default=3, help="sources B (rows)")
+    m.set_defaults(func=_style_mix)
+
+    nz = sub.add_parser("noise", help="one z, many draws of the noise inputs, and their per-pixel std (StyleGAN fig. 4)")
+    _run_options(nz, "PNG path (default: RUN/noise_seedSEED.png)")
+    nz.add_argument("--n", type=_bounded(1, 256), default=8, help="samples shown")
+    nz.set_defaults(func=_noise)
+
+    pj = sub.add_parser("project", help="GAN inversion: the latent from which G reproduces each given image")
+    _run_options(pj, "output folder (default: RUN/projected)")
+    pj.add_argument("--image", required=True, help="an image file or a folder of PNG/JPEG images")
+    pj.add_argument("--steps", type=_bounded(1, 100000), default=300, help="optimisation steps (default 300)")
+    pj.add_argument("--lr", type=float, default=0.1, help="Adam's peak learning rate (default 0.1)")
+    pj.add_argument("--mse-weight", type=float, default=1.0, help="weight of the pixel MSE next to the perceptual term")
+    pj.add_argument("--overwrite", action="store_true", help="replace earlier outputs in --out")
+    pj.set_defaults(func=_project)
 
     a = sub.add_parser("arithmetic", help="latent vector arithmetic A - B + C (DCGAN, sec. 6.3)")
     _run_options(a, "output folder (default: RUN/arithmetic)")

@@ -242,6 +242,18 @@ class Recipe(nn.Module):
         (for recipes with ``staged``; LAPGAN's coarse-to-fine pyramid)."""
         raise NotImplementedError(f"recipe '{self.cfg.recipe}' draws its samples in one stage")
 
+    #: True when a sample's styles can be mixed per layer group (:meth:`style_groups`, `gankit style-mix`)
+    mixes_styles = False
+
+    def style_groups(self) -> dict:
+        """{name: layer indices} of the style groups a sample can take from another code ("coarse", "middle",
+        "fine" for StyleGAN); empty for recipes without per-layer styles."""
+        return {}
+
+    def mix_styles(self, code_a: torch.Tensor, code_b: torch.Tensor, layers, nets=None) -> torch.Tensor:
+        """Samples of ``code_a`` whose ``layers`` take their styles from ``code_b`` (fixed noise)."""
+        raise NotImplementedError(f"recipe '{self.cfg.recipe}' has no per-layer styles")
+
     def sampling(self) -> Sampling:
         """How this recipe samples (see :class:`Sampling`); the default is a plain latent z."""
         return Sampling(source=self.source, condition=self.condition, options=self.generation_options,
@@ -260,6 +272,27 @@ class Recipe(nn.Module):
     def generate(self, z: torch.Tensor, nets: Optional[nn.ModuleDict] = None, **cond) -> torch.Tensor:
         """G(z) with the given networks (the EMA copy when sampling)."""
         return (nets or self.nets)["g"](z)
+
+    # -- projection into the latent space (GAN inversion, `gankit project`) -------------------------
+    def inversion_start(self, n: int, nets: nn.ModuleDict, generator: torch.Generator) -> tuple[dict, float]:
+        """The variables that `gankit project` optimises for ``n`` images, at their starting values, and the spread
+        of the first one (the root mean square distance of random draws from their mean: the scale of the noise
+        added to it early in the optimisation). By default the code itself, started at the mean of 1,000 codes."""
+        device = next(self.parameters()).device
+        draws = self.latent(1000, generator, device)
+        mean = draws.mean(0, keepdim=True)
+        return {"code": mean.repeat(n, 1)}, float((draws - mean).pow(2).sum(1).mean().sqrt())
+
+    def inversion_render(self, variables: dict, nets: nn.ModuleDict) -> torch.Tensor:
+        """The images the variables of :meth:`inversion_start` make."""
+        return self.generate(variables["code"], nets)
+
+    def inversion_regulariser(self, variables: dict) -> Optional[torch.Tensor]:
+        """A penalty on the variables per image, (N,), or None (StyleGAN's noise maps have one)."""
+        return None
+
+    def inversion_normalise(self, variables: dict) -> None:
+        """Projection after each optimiser step (StyleGAN re-normalises its noise maps); nothing by default."""
 
     # -- the training preview ---------------------------------------------------------------------
     #: 2-D toys are previewed as a scatter of this many samples

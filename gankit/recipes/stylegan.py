@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..config import ranged, register_section
@@ -177,6 +178,68 @@ class StyleGAN(Recipe):
         z, noises = self.split(code)
         ws = truncate(g.broadcast(g.mapping(z)), g.w_avg, float(truncation), cutoff)
         return g.synthesis(ws, noises if noise == "random" else None).clamp(-1, 1)
+
+    mixes_styles = True
+
+    def style_groups(self) -> dict:
+        """Layers by the resolution they work at: "coarse" (up to 8 x 8), "middle", "fine" (the final size), as the
+        paper's figure 3 groups 4-8, 16-32 and 64-1024 px (the coarse group shrinks so that each group has layers)."""
+        sizes = sorted(set(self.noise_sizes))
+        fine = sizes[-1:]
+        coarse = [s for s in sizes[:-1] if s <= 8][: max(1, len(sizes) - 2)]
+        middle = [s for s in sizes[:-1] if s not in coarse]
+        layers = lambda group: [i for i, s in enumerate(self.noise_sizes) if s in group]  # noqa: E731
+        return {name: layers(group) for name, group in (("coarse", coarse), ("middle", middle), ("fine", fine))
+                if group}
+
+    def mix_styles(self, code_a, code_b, layers, nets=None):
+        g = (nets or self.nets)["g"]
+        za, zb = self.split(code_a)[0], self.split(code_b)[0]
+        ws = g.broadcast(g.mapping(za)).clone()
+        ws[:, list(layers)] = g.broadcast(g.mapping(zb))[:, list(layers)]
+        return g.synthesis(ws, None).clamp(-1, 1)
+
+    # -- projection: w and the noise maps (StyleGAN2's projector, Karras et al. 2020, appendix D) --------
+    def inversion_start(self, n, nets, generator):
+        """w at the mean of 1,000 mapped z, and fresh N(0, 1) noise maps; the spread is that of w."""
+        g = nets["g"]
+        device = next(self.parameters()).device
+        with torch.no_grad():
+            w = g.mapping(torch.randn(1000, self.cfg.latent.dim, generator=generator).to(device))
+        mean = w.mean(0, keepdim=True)
+        variables = {"w": mean.repeat(n, 1)}
+        if self.cfg.stylegan.noise:
+            for i, size in enumerate(self.noise_sizes):
+                variables[f"noise{i}"] = torch.randn(n, 1, size, size, generator=generator).to(device)
+        return variables, float((w - mean).pow(2).sum(1).mean().sqrt())
+
+    def _noise_maps(self, variables):
+        return [variables[f"noise{i}"] for i in range(len(self.noise_sizes))] if self.cfg.stylegan.noise else None
+
+    def inversion_render(self, variables, nets):
+        g = nets["g"]
+        return g.synthesis(g.broadcast(variables["w"]), self._noise_maps(variables))
+
+    def inversion_regulariser(self, variables):
+        """StyleGAN2's noise regularisation: the squared autocorrelation of each noise map at one pixel's shift, in
+        both directions, summed over the map and its 2 x 2 downsamplings down to 8 x 8 (keeps the optimised noise
+        from absorbing the image), times 1e5."""
+        maps = self._noise_maps(variables)
+        if not maps:
+            return None
+        total = 0.0
+        for v in maps:
+            while True:
+                total = total + (v * v.roll(1, 3)).mean((1, 2, 3)).pow(2) + (v * v.roll(1, 2)).mean((1, 2, 3)).pow(2)
+                if v.shape[-1] <= 8:
+                    break
+                v = F.avg_pool2d(v, 2)
+        return 1e5 * total
+
+    def inversion_normalise(self, variables):
+        with torch.no_grad():
+            for v in self._noise_maps(variables) or ():
+                v.sub_(v.mean((1, 2, 3), keepdim=True)).div_(v.std((1, 2, 3), keepdim=True).clamp_min(1e-8))
 
     # -- training ---------------------------------------------------------------------------------
     def synthesize(self, n: int, device) -> torch.Tensor:
