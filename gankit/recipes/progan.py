@@ -57,6 +57,20 @@ class ProganConfig:
 PROGAN_OPTIONS = tuple(f"progan.{name}" for name in ProganConfig.__dataclass_fields__)
 
 
+def levels_above_4x4(cfg, info: DataInfo) -> int:
+    """L for square images of 4 * 2^L px (L >= 1), the networks of ProGAN and StyleGAN; anything else is refused
+    in one line."""
+    if info.kind != "image":
+        raise ConfigError(f"recipe '{cfg.recipe}' draws images, but data.name = {cfg.data.name!r} holds points; use an "
+                          "image dataset such as mnist5k or fashion-mnist")
+    _, height, width = info.shape
+    levels = int(round(math.log2(height / 4))) if height >= 4 else -1
+    if height != width or levels < 1 or 4 * 2**levels != height:
+        raise ConfigError(f"recipe '{cfg.recipe}' builds 4x4 up to the image size by doubling, but the images are "
+                          f"{height}x{width}; set data.image_size to 8, 16, 32 or 64")
+    return levels
+
+
 def level_of_detail(images: float, levels: int, stable: int, fade: int) -> float:
     """The authors' level of detail after ``images`` real images: L at 4 x 4, 0 at the final size, fractional
     while a resolution fades in (``TrainingSchedule`` of progressive_growing_of_gans, reimplemented)."""
@@ -95,14 +109,7 @@ class ProGAN(Recipe):
             raise ConfigError(f"recipe '{cfg.recipe}' needs class labels, but data.name = {cfg.data.name!r} has none; "
                               "use mnist5k, fashion-mnist, digits or a folder with one subfolder per class, or "
                               "recipe=progan")
-        if info.kind != "image":
-            raise ConfigError(f"recipe 'progan' grows images, but data.name = {cfg.data.name!r} holds points; use an "
-                              "image dataset such as mnist5k or fashion-mnist")
-        channels, height, width = info.shape
-        levels = int(round(math.log2(height / 4))) if height >= 4 else -1
-        if height != width or levels < 1 or 4 * 2**levels != height:
-            raise ConfigError(f"recipe 'progan' grows from 4x4 by doubling, but the images are {height}x{width}; "
-                              "set data.image_size to 8, 16, 32 or 64")
+        levels = levels_above_4x4(cfg, info)
         if cfg.d.pack != 1:
             raise ConfigError("recipe 'progan' does not support d.pack; set d.pack=1")
         sizes = cfg.progan.batch_sizes

@@ -21,7 +21,6 @@ style mixing and truncation (:mod:`gankit.nets.stylegan`), against ProGAN's D wi
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -35,6 +34,7 @@ from ..nets.progressive import ProgressiveDiscriminator
 from ..nets.stylegan import StyleGenerator
 from ..registry import RECIPES
 from .base import DataInfo, LatentPart, Phase, Recipe, Sampling
+from .progan import levels_above_4x4
 
 
 @register_section("stylegan")
@@ -86,14 +86,7 @@ class StyleGAN(Recipe):
     generation_options = ("truncation", "cutoff", "noise")
 
     def __init__(self, cfg, info: DataInfo, objective=None):
-        if info.kind != "image":
-            raise ConfigError(f"recipe 'stylegan' draws images, but data.name = {cfg.data.name!r} holds points; use an "
-                              "image dataset such as mnist5k or colordigits")
-        _, height, width = info.shape
-        levels = int(round(math.log2(height / 4))) if height >= 4 else -1
-        if height != width or levels < 1 or 4 * 2**levels != height:
-            raise ConfigError(f"recipe 'stylegan' builds 4x4 up to the image size by doubling, but the images are "
-                              f"{height}x{width}; set data.image_size to 8, 16, 32 or 64")
+        levels = levels_above_4x4(cfg, info)
         if cfg.stylegan.mapping_layers == 0 and cfg.stylegan.w_dim != cfg.latent.dim:
             raise ConfigError(f"stylegan.mapping_layers=0 uses the normalised z as w, so stylegan.w_dim "
                               f"({cfg.stylegan.w_dim}) must equal latent.dim ({cfg.latent.dim}); set both alike")
