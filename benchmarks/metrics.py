@@ -55,9 +55,22 @@ def extraction_speed(args) -> list[dict]:
             bb.extract(x[:8])
             t0 = time.perf_counter()
             bb.extract(x, batch_size=32)
-            rows.append({"backbone": name, "input_px": size, "network_px": bb.input_size,
-                         "images_per_s": args.images / (time.perf_counter() - t0)})
+            speed = args.images / (time.perf_counter() - t0)
+            gflop = flops_per_image(bb, x[:1]) / 1e9
+            rows.append({"backbone": name, "input_px": size, "network_px": bb.input_size, "images_per_s": speed,
+                         "gflop_per_image": gflop, "gflops": gflop * speed,
+                         "percent_of_fp32_peak": 100 * gflop * speed / args.peak if args.peak else None})
     return rows
+
+
+def flops_per_image(bb, x) -> float:
+    """FLOPs of one image through the backbone (preparation excluded), counted by torch's flop counter."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        bb(bb.prepare(x).contiguous(memory_format=torch.channels_last))
+    return float(counter.get_total_flops())
 
 
 def main(argv=None):
@@ -79,6 +92,9 @@ def main(argv=None):
         t_sqrtm, v_sqrtm = timed(lambda: frechet_distance_sqrtm(m1, s1, m2, s2), args.repeats)
         rows[d] = {"eigen_s": t_eig, "sqrtm_s": t_sqrtm, "speedup": t_sqrtm / t_eig, "fd_eigen": v_eig,
                    "fd_sqrtm": v_sqrtm, "relative_difference": abs(v_eig - v_sqrtm) / abs(v_sqrtm)}
+    from train_step import matmul_peak  # the same fp32 matmul peak as the training benchmark
+
+    args.peak = matmul_peak(__import__("torch").float32)["peak_gflops"]
     extraction = extraction_speed(args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -86,9 +102,11 @@ def main(argv=None):
     print(f"{'dim':>5} {'eigen s':>9} {'sqrtm s':>9} {'speedup':>8} {'rel. diff':>10}")
     for d, r in rows.items():
         print(f"{d:>5} {r['eigen_s']:>9.3f} {r['sqrtm_s']:>9.3f} {r['speedup']:>7.1f}x {r['relative_difference']:>10.1e}")
-    print(f"{'backbone':<14} {'input px':>8} {'net px':>7} {'img/s':>8}")
+    print(f"fp32 matmul peak {args.peak:.0f} GFLOP/s")
+    print(f"{'backbone':<14} {'input px':>8} {'net px':>7} {'img/s':>8} {'GFLOP/img':>10} {'% peak':>7}")
     for r in extraction:
-        print(f"{r['backbone']:<14} {r['input_px']:>8} {r['network_px']:>7} {r['images_per_s']:>8.1f}")
+        print(f"{r['backbone']:<14} {r['input_px']:>8} {r['network_px']:>7} {r['images_per_s']:>8.1f} "
+              f"{r['gflop_per_image']:>10.2f} {r['percent_of_fp32_peak']:>6.0f}%")
     print(f"wrote {out}")
 
 

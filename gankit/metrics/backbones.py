@@ -32,14 +32,19 @@ class Backbone(torch.nn.Module):
 
     @torch.inference_mode()
     def extract(self, images: torch.Tensor, batch_size: int = 100, progress: bool = False):
-        """(features (N, D) float64, probabilities (N, classes) float64) for every image."""
+        """(features (N, D) float64, probabilities (N, classes) float64) for every image.
+
+        The network runs in the channels-last layout (NHWC), which oneDNN's CPU convolutions run 1.6-1.8x
+        faster than NCHW here (benchmarks/metrics.py); the weights are the same, the features agree to
+        float32 rounding."""
         from tqdm.auto import tqdm
 
         feats, probs = [], []
         device = next(self.parameters()).device
+        self.to(memory_format=torch.channels_last)
         for i in tqdm(range(0, len(images), batch_size), disable=not progress, desc=f"features ({self.name})"):
             x = self.prepare(images[i : i + batch_size].to(device).float())
-            f, logits = self(x)
+            f, logits = self(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x)
             feats.append(f.double().cpu())
             probs.append(torch.softmax(logits.double(), 1).cpu())
         out = torch.cat(feats).numpy(), torch.cat(probs).numpy()
