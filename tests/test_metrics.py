@@ -1,6 +1,7 @@
 """Metrics against exact values and the scipy.linalg.sqrtm reference."""
 import numpy as np
 import pytest
+import torch
 
 from gankit.metrics import (FeatureError, density_coverage, feature_stats, frechet_distance, frechet_distance_sqrtm,
                             inception_score, kernel_inception_distance, precision_recall)
@@ -377,3 +378,44 @@ def test_protocols_are_named_recorded_and_not_mixed(tmp_path, capsys):
     with pytest.raises(FeatureError, match="'pytorch-fid' preprocessing"):
         stats_for(str(tmp_path / "pt.npz"), Fake(protocol="tf"))
     assert stats_for(str(tmp_path / "pt.npz"), Fake(protocol="pytorch-fid"))[2] == 10
+
+
+class _CountingBackbone(torch.nn.Module):
+    """A tiny deterministic backbone that counts the images it sees and can fail after some calls."""
+
+    name, protocol, input_size, feature_dim = "counting", "default", 16, 4
+
+    def __init__(self, fail_after=None):
+        super().__init__()
+        self.seen, self.calls, self.fail_after = 0, 0, fail_after
+
+    def extract(self, images, batch_size=100, progress=False):
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise KeyboardInterrupt
+        self.seen += len(images)
+        x = images.flatten(1).double()
+        feats = torch.stack([x.mean(1), x.std(1), x[:, 0], x[:, -1]], 1)
+        return feats.numpy(), torch.softmax(feats, 1).numpy()
+
+
+def test_real_features_are_extracted_in_chunks_and_resume_after_an_interruption(tmp_path, monkeypatch):
+    """Issue 23, item 6: an extraction interrupted after two chunks computes only the rest when run again, and
+    gives the same features as one uninterrupted run; the chunks are removed once the whole set is cached."""
+    from gankit import load_config
+    from gankit.metrics import evaluate
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(evaluate, "FEATURE_CHUNK", 100)
+    data = load_config(None, ["data.name=digits", "data.image_size=16"]).data
+    straight = _CountingBackbone()
+    want, _, n = evaluate.real_features(data, "test", straight, 300)
+    assert n == 300 and straight.seen == 300 and straight.calls == 3
+    for f in (tmp_path / "cache").rglob("*.npz"):
+        f.unlink()  # start again, interrupted this time
+    with pytest.raises(KeyboardInterrupt):
+        evaluate.real_features(data, "test", _CountingBackbone(fail_after=2), 300)
+    resumed = _CountingBackbone()
+    got, _, _ = evaluate.real_features(data, "test", resumed, 300)
+    assert resumed.seen == 100 and np.array_equal(got, want)
+    assert not list((tmp_path / "cache").rglob("*.parts"))

@@ -13,6 +13,7 @@ input size, so the second evaluation of the same data does not recompute them.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -49,14 +50,66 @@ def real_features(data_cfg, split: str, backbone, n: int, progress: bool = False
             return f["features"], f["probs"], int(f["features"].shape[0])
     cfg = DataConfig(**{**data_cfg.__dict__, "split": split, "limit": None})
     ds = build_dataset(cfg)
-    images = ds.images()
-    if len(images) > n:
-        images = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:n]]
-    feats, probs = backbone.extract(images, progress=progress)
+    order = torch.arange(len(ds))
+    if len(ds) > n:
+        order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:n]
+    stored = getattr(ds, "x", None)  # uint8 images: converted a chunk at a time, so memory stays bounded
+    everything = None if stored is not None else ds.images()
+
+    def images_at(start, stop):
+        idx = order[start:stop]
+        return stored[idx].float() / 127.5 - 1.0 if stored is not None else everything[idx]
+
+    parts = path.with_name(f"{key}.parts")
+    feats, probs = extract_in_chunks(backbone, images_at, len(order), parts, chunk=FEATURE_CHUNK, progress=progress)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, features=feats.astype(np.float32), probs=probs.astype(np.float32))
+    shutil.rmtree(parts, ignore_errors=True)
     return feats, probs, len(feats)
+
+
+#: images per saved chunk of features (an interrupted extraction resumes from the last whole chunk)
+FEATURE_CHUNK = 2000
+
+
+def extract_in_chunks(backbone, images_at, count: int, parts: Path, chunk: int = FEATURE_CHUNK,
+                      progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The backbone's (features, probabilities) of ``images_at(start, stop)`` over [0, count), a chunk at a time.
+    Each chunk's features are saved in ``parts`` (atomically) as soon as they exist, so an extraction that is
+    interrupted (Ctrl-C, a kill) and started again computes only the chunks it has not saved; an unreadable chunk
+    is computed again. Memory holds one chunk of images and the features."""
+    from tqdm.auto import tqdm
+
+    parts.mkdir(parents=True, exist_ok=True)
+    feats, probs = [], []
+    with tqdm(total=count, disable=not progress, desc=f"features ({backbone.name})", unit="img") as bar:
+        for start in range(0, count, chunk):
+            stop = min(start + chunk, count)
+            part = parts / f"{start:09d}-{stop:09d}.npz"
+            saved = _read_chunk(part, stop - start)
+            if saved is None:
+                f, p = backbone.extract(images_at(start, stop))
+                saved = (f.astype(np.float32), p.astype(np.float32))
+                with atomic_path(part) as tmp:
+                    with open(tmp, "wb") as fh:
+                        np.savez(fh, features=saved[0], probs=saved[1])
+            feats.append(saved[0])
+            probs.append(saved[1])
+            bar.update(stop - start)
+    return np.concatenate(feats).astype(np.float64), np.concatenate(probs).astype(np.float64)
+
+
+def _read_chunk(path: Path, rows: int):
+    """A saved chunk's (features, probabilities), or None when it is missing or unreadable."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            feats, probs = f["features"], f["probs"]
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+    return (feats, probs) if len(feats) == rows == len(probs) else None
 
 
 #: KID's subset size (Bińkowski et al. 2018's protocol); smaller sets shrink it (recorded in the protocol)
