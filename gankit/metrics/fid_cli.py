@@ -11,8 +11,11 @@ files record the path; a file made by another path is refused.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -39,8 +42,11 @@ def native_size(path: Path) -> int:
         raise DataError(f"cannot read image {path}: {e}; fix or remove the file") from None
 
 
-def load_images(source: str, limit: int | None = None) -> torch.Tensor:
-    """Images in [-1, 1] from a folder or a dataset name[:split], at their own size (see the module's docstring)."""
+def image_source(source: str, limit: int | None = None) -> tuple[int, Callable, str]:
+    """(count, images_at(start, stop) -> images in [-1, 1], identity) of a folder or a dataset name[:split], at
+    their own size (see the module's docstring). Images are read a range at a time, so a large folder never sits in
+    memory whole; ``identity`` names exactly this set (files, sizes and times, or the dataset), for the cache of
+    partly extracted features."""
     from ..config import DataConfig
     from ..data import build_dataset
     from ..data.images import IMAGE_SUFFIXES, load_image
@@ -53,16 +59,32 @@ def load_images(source: str, limit: int | None = None) -> torch.Tensor:
             raise GankitError(f"{path} has {len(files)} PNG/JPEG images; the Fréchet distance needs at least 2 "
                               "(and about 10,000 for a low-bias estimate)")
         size = native_size(files[0])
-        arr = np.stack([load_image(p, 3, size) for p in files])
-        return torch.from_numpy(arr).float() / 127.5 - 1
+
+        def from_files(start, stop):
+            arr = np.stack([load_image(p, 3, size) for p in files[start:stop]])
+            return torch.from_numpy(arr).float() / 127.5 - 1
+
+        listing = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+        return len(files), from_files, json.dumps(["folder", size, listing])
     name, _, split = source.partition(":")
     if name in DATASETS:
         ds = build_dataset(DataConfig(name=name, split=split or "test", limit=limit))
         if ds.kind != "image":
             raise GankitError(f"dataset {name} is not an image dataset")
-        return ds.images()
+        stored = getattr(ds, "x", None)
+
+        def from_dataset(start, stop):
+            return stored[start:stop].float() / 127.5 - 1.0 if stored is not None else ds.images()[start:stop]
+
+        return len(ds), from_dataset, json.dumps(["dataset", name, split or "test", limit, len(ds)])
     raise GankitError(f"{source} is neither a folder, a .npz statistics file, nor a dataset name "
                       f"({', '.join(n for n in DATASETS.names() if n not in ('ring8', 'grid25', 'spiral'))})")
+
+
+def load_images(source: str, limit: int | None = None) -> torch.Tensor:
+    """Every image of a folder or dataset at once (see :func:`image_source`)."""
+    count, images_at, _ = image_source(source, limit)
+    return images_at(0, count)
 
 
 def stats_for(source: str, backbone, limit=None, progress=False) -> tuple[np.ndarray, np.ndarray, int]:
@@ -85,8 +107,17 @@ def stats_for(source: str, backbone, limit=None, progress=False) -> tuple[np.nda
                 raise FeatureError(f"{source} was made by another preprocessing path ({made_by}); recompute it "
                                    f"with `gankit fid SOURCE --save-stats {source}`")
             return f["mu"], f["sigma"], int(meta.get("n", 0))
-    images = load_images(source, limit)
-    feats, _ = backbone.extract(images, progress=progress)
+    from .classifier import cache_dir
+    from .evaluate import extract_in_chunks
+
+    count, images_at, identity = image_source(source, limit)
+    # partly extracted features of this very set (and backbone) are kept until the whole set is done, so an
+    # interrupted `gankit fid` over a large folder resumes where it stopped
+    key = hashlib.sha256(json.dumps([identity, backbone.name, backbone.input_size, backbone.protocol,
+                                     PREPROCESSING]).encode()).hexdigest()[:24]
+    parts = cache_dir().parent / "features" / f"partial-{key}.parts"
+    feats, _ = extract_in_chunks(backbone, images_at, count, parts, progress=progress)
+    shutil.rmtree(parts, ignore_errors=True)
     mu, sigma = feature_stats(feats)
     return mu, sigma, len(feats)
 
