@@ -419,3 +419,20 @@ def test_real_features_are_extracted_in_chunks_and_resume_after_an_interruption(
     got, _, _ = evaluate.real_features(data, "test", resumed, 300)
     assert resumed.seen == 100 and np.array_equal(got, want)
     assert not list((tmp_path / "cache").rglob("*.parts"))
+
+
+def test_eval_keeps_its_samples_as_the_bytes_a_saved_image_holds(tmp_path):
+    """Issue 23, item 6: `gankit eval`'s samples are uint8 (50,000 fit in memory), quantised as a PNG would be, and
+    the pixel metrics read them as such."""
+    from gankit import load_config, train
+    from gankit.metrics.evaluate import fake_images, to_unit
+    from gankit.metrics.msssim import ms_ssim_diversity
+
+    cfg = load_config(None, ["data.name=digits", "data.image_size=16", "g.width=8", "d.width=8", "latent.dim=8",
+                             "train.steps=1", "train.batch_size=8", "train.n_samples=8"])
+    run = train(cfg, tmp_path / "r", progress=False, tensorboard=False)
+    fake = fake_images(run, 30, seed=2, batch=12)
+    assert fake.dtype == torch.uint8 and fake.shape == (30, 1, 16, 16)
+    direct = torch.cat([run.sample(12, seed=2), run.sample(12, seed=14), run.sample(6, seed=26)])
+    assert torch.equal(fake, ((direct.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8))
+    assert ms_ssim_diversity(fake, pairs=50) == pytest.approx(ms_ssim_diversity(to_unit(fake), pairs=50), abs=1e-12)

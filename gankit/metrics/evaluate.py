@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -73,27 +74,29 @@ def real_features(data_cfg, split: str, backbone, n: int, progress: bool = False
 FEATURE_CHUNK = 2000
 
 
-def extract_in_chunks(backbone, images_at, count: int, parts: Path, chunk: int = FEATURE_CHUNK,
+def extract_in_chunks(backbone, images_at, count: int, parts: Optional[Path], chunk: int = FEATURE_CHUNK,
                       progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The backbone's (features, probabilities) of ``images_at(start, stop)`` over [0, count), a chunk at a time.
-    Each chunk's features are saved in ``parts`` (atomically) as soon as they exist, so an extraction that is
+    Each chunk's features are saved in ``parts`` (atomically; None: not saved) as soon as they exist, so an extraction that is
     interrupted (Ctrl-C, a kill) and started again computes only the chunks it has not saved; an unreadable chunk
     is computed again. Memory holds one chunk of images and the features."""
     from tqdm.auto import tqdm
 
-    parts.mkdir(parents=True, exist_ok=True)
+    if parts is not None:
+        parts.mkdir(parents=True, exist_ok=True)
     feats, probs = [], []
     with tqdm(total=count, disable=not progress, desc=f"features ({backbone.name})", unit="img") as bar:
         for start in range(0, count, chunk):
             stop = min(start + chunk, count)
-            part = parts / f"{start:09d}-{stop:09d}.npz"
-            saved = _read_chunk(part, stop - start)
+            part = parts / f"{start:09d}-{stop:09d}.npz" if parts is not None else None
+            saved = _read_chunk(part, stop - start) if part is not None else None
             if saved is None:
                 f, p = backbone.extract(images_at(start, stop))
                 saved = (f.astype(np.float32), p.astype(np.float32))
-                with atomic_path(part) as tmp:
-                    with open(tmp, "wb") as fh:
-                        np.savez(fh, features=saved[0], probs=saved[1])
+                if part is not None:
+                    with atomic_path(part) as tmp:
+                        with open(tmp, "wb") as fh:
+                            np.savez(fh, features=saved[0], probs=saved[1])
             feats.append(saved[0])
             probs.append(saved[1])
             bar.update(stop - start)
@@ -142,7 +145,7 @@ def feature_scores(data_cfg, split, fake, metrics, n, backbone, resize, knn_max,
     ``protocol``."""
     bb = build_backbone(backbone, input_size=resize, protocol=inception_protocol)
     real_f, _, n_real = real_features(data_cfg, split, bb, n, progress)
-    fake_f, fake_p = bb.extract(fake, progress=progress)
+    fake_f, fake_p = extract_all(bb, fake, progress=progress)
     sfx, scores = _suffix(bb), {}
     if "fid" in metrics:
         scores[f"fid{sfx}"] = frechet_distance(*feature_stats(real_f), *feature_stats(fake_f))
@@ -169,7 +172,24 @@ def feature_scores(data_cfg, split, fake, metrics, n, backbone, resize, knn_max,
 
 
 def fake_images(run, n: int, seed: int, batch: int = 500) -> torch.Tensor:
-    return torch.cat([run.sample(min(batch, n - i), seed=seed + i) for i in range(0, n, batch)])
+    """``n`` samples as uint8 (N, C, H, W), quantised as a saved PNG would be: one byte per value, so that
+    50,000 samples fit, and scores of a run equal the scores of its samples saved as files."""
+    return torch.cat([to_uint8(run.sample(min(batch, n - i), seed=seed + i)) for i in range(0, n, batch)])
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images as floats in [-1, 1] (float images pass through)."""
+    return x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x
+
+
+def extract_all(backbone, images: torch.Tensor, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The backbone's outputs for uint8 images, converted to floats a chunk at a time (nothing saved)."""
+    return extract_in_chunks(backbone, lambda a, b: to_unit(images[a:b]), len(images), None, chunk=FEATURE_CHUNK,
+                             progress=progress)
 
 
 def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effnet-lite0", seed: int = 0,
@@ -194,13 +214,13 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
     fake = fake_images(run, n, seed)
     scores, protocol = {}, {"n_fake": len(fake), "reference": f"{cfg.data.name}:{split}", "seed": seed}
     if "parzen" in metrics:
-        scores.update(parzen_of(cfg.data, split, fake))
+        scores.update(parzen_of(cfg.data, split, to_unit(fake)))
         protocol["parzen"] = "Gaussian window on [0, 1] pixels, sigma best on one half of the reference, scored on the other"
     if "swd" in metrics:
         from .swd import swd
 
         reference = reference_images(cfg.data, split)
-        scores.update(swd(reference, fake, seed=seed))
+        scores.update(swd(reference, to_unit(fake[:len(reference)]), seed=seed))  # iid samples: the first suffice
         protocol["swd"] = (f"ProGAN's sliced Wasserstein distance x 1e3 over {min(len(reference), len(fake))} images "
                            "per set: 128 7x7 patches per image and level, 4 x 128 directions")
     if "ms_ssim" in metrics:
@@ -215,7 +235,7 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
     if run.info.num_classes:
         try:
             clf = build_backbone(f"classifier:{cfg.data.name}")
-            _, probs = clf.extract(fake)
+            _, probs = extract_all(clf, fake)
             scores["classes"] = class_histogram(probs, run.info.num_classes)
             if run.num_classes is not None:  # conditional runs: is each sample the class it was asked for?
                 from .conditional import category_accuracy, class_accuracy
