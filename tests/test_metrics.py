@@ -436,3 +436,37 @@ def test_eval_keeps_its_samples_as_the_bytes_a_saved_image_holds(tmp_path):
     direct = torch.cat([run.sample(12, seed=2), run.sample(12, seed=14), run.sample(6, seed=26)])
     assert torch.equal(fake, ((direct.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8))
     assert ms_ssim_diversity(fake, pairs=50) == pytest.approx(ms_ssim_diversity(to_unit(fake), pairs=50), abs=1e-12)
+
+
+def test_an_interrupted_eval_resumes_the_features_of_its_samples(tmp_path, monkeypatch):
+    """The samples' features go through saved chunks too (keyed by run, step, weights file, seed and n): a run
+    interrupted during their extraction computes only the missing chunks when evaluated again."""
+    from gankit import load_config, train
+    from gankit.metrics import evaluate
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(evaluate, "FEATURE_CHUNK", 10)
+    cfg = load_config(None, ["data.name=digits", "data.image_size=16", "g.width=8", "d.width=8", "latent.dim=8",
+                             "train.steps=1", "train.batch_size=8", "train.n_samples=8"])
+    run = train(cfg, tmp_path / "r", progress=False, tensorboard=False)
+    calls = {"n": 0, "fail_at": None, "images": 0}
+    real = _CountingBackbone()
+
+    class Flaky(_CountingBackbone):
+        def extract(self, images, batch_size=100, progress=False):
+            calls["n"] += 1
+            if calls["fail_at"] is not None and calls["n"] == calls["fail_at"]:
+                raise KeyboardInterrupt
+            calls["images"] += len(images)
+            return real.extract(images)
+
+    monkeypatch.setattr(evaluate, "build_backbone", lambda *a, **k: Flaky())
+    evaluate.real_features(cfg.data, "test", Flaky(), 30)  # the reference first: only the samples are counted below
+    calls.update(n=0, images=0, fail_at=3)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate.evaluate_run(run, ("fid",), n=30, backbone="counting")
+    calls.update(n=0, images=0, fail_at=None)
+    report = evaluate.evaluate_run(run, ("fid",), n=30, backbone="counting")
+    # the one chunk of samples left (10), then the class histogram's pass over all 30 samples (never cached)
+    assert calls["images"] == 10 + 30 and np.isfinite(report["scores"]["fid_counting"])
+    assert not list((tmp_path / "cache").rglob("*.parts"))

@@ -12,6 +12,7 @@ input size, so the second evaluation of the same data does not recompute them.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -140,12 +141,19 @@ def parzen_of(data_cfg, split: str, fake: torch.Tensor) -> dict:
 
 
 def feature_scores(data_cfg, split, fake, metrics, n, backbone, resize, knn_max, progress, protocol,
-                   inception_protocol=None) -> dict:
+                   inception_protocol=None, fake_identity: Optional[str] = None) -> dict:
     """FID, KID, IS, precision/recall and density/coverage on one backbone's features; adds what it used to
-    ``protocol``."""
+    ``protocol``. ``fake_identity`` names the samples exactly (run, step, seed, n): their features are then
+    extracted through saved chunks too, so an interrupted evaluation resumes."""
     bb = build_backbone(backbone, input_size=resize, protocol=inception_protocol)
     real_f, _, n_real = real_features(data_cfg, split, bb, n, progress)
-    fake_f, fake_p = extract_all(bb, fake, progress=progress)
+    parts = None
+    if fake_identity is not None:
+        key = hashlib.sha256(json.dumps([fake_identity, bb.name, bb.input_size, bb.protocol]).encode()).hexdigest()
+        parts = cache_dir().parent / "features" / f"samples-{key[:24]}.parts"
+    fake_f, fake_p = extract_all(bb, fake, progress=progress, parts=parts)
+    if parts is not None:
+        shutil.rmtree(parts, ignore_errors=True)
     sfx, scores = _suffix(bb), {}
     if "fid" in metrics:
         scores[f"fid{sfx}"] = frechet_distance(*feature_stats(real_f), *feature_stats(fake_f))
@@ -186,9 +194,11 @@ def to_unit(x: torch.Tensor) -> torch.Tensor:
     return x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x
 
 
-def extract_all(backbone, images: torch.Tensor, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The backbone's outputs for uint8 images, converted to floats a chunk at a time (nothing saved)."""
-    return extract_in_chunks(backbone, lambda a, b: to_unit(images[a:b]), len(images), None, chunk=FEATURE_CHUNK,
+def extract_all(backbone, images: torch.Tensor, progress: bool = False,
+                parts: Optional[Path] = None) -> tuple[np.ndarray, np.ndarray]:
+    """The backbone's outputs for uint8 images, converted to floats a chunk at a time (chunks saved in ``parts``
+    when given)."""
+    return extract_in_chunks(backbone, lambda a, b: to_unit(images[a:b]), len(images), parts, chunk=FEATURE_CHUNK,
                              progress=progress)
 
 
@@ -230,8 +240,13 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
         scores["ms_ssim_real"] = ms_ssim_diversity(reference_images(cfg.data, split), seed=seed)
         protocol["ms_ssim"] = "mean MS-SSIM over 10,000 random pairs (lower: more diverse; ms_ssim_real: the reference)"
     if any(m in FEATURE_METRICS for m in metrics):
+        from ..train.checkpoint import WEIGHTS
+
+        weights = run.path / "checkpoints" / WEIGHTS  # a run trained again to the same step has other weights
+        stamp = [weights.stat().st_size, weights.stat().st_mtime_ns] if weights.exists() else None
+        identity = json.dumps([str(run.path.resolve()), run.step, seed, len(fake), stamp, run.config.to_yaml()])
         scores.update(feature_scores(cfg.data, split, fake, metrics, n, backbone, resize, knn_max, progress, protocol,
-                                     inception_protocol))
+                                     inception_protocol, fake_identity=identity))
     if run.info.num_classes:
         try:
             clf = build_backbone(f"classifier:{cfg.data.name}")
