@@ -82,8 +82,11 @@ def _list(args) -> int:
     print("presets (gankit train --config NAME):")
     for name in preset_names():
         v = preset_values(name)
-        print(f"  {name:<18} {v.get('recipe', 'unconditional')}: {v.get('data', {}).get('name', '?')}, "
-              f"{v.get('g', {}).get('name', '?')}, {v.get('objective', {}).get('name', '?')}")
+        recipe = v.get("recipe", "unconditional")
+        # a recipe that builds its own networks from a section of its own (progan, stylegan) names no g.name
+        networks = v.get("g", {}).get("name") or (f"{recipe}'s own" if recipe in v else "dcgan")
+        print(f"  {name:<18} {recipe}: {v.get('data', {}).get('name', '?')}, {networks}, "
+              f"{v.get('objective', {}).get('name', 'ns')}")
     for title, reg in (("objectives (objective.name)", OBJECTIVES), ("networks (g.name / d.name)", NETWORKS),
                        ("recipes (recipe)", RECIPES), ("datasets (data.name)", DATASETS)):
         print(f"{title}:")
