@@ -29,7 +29,7 @@ import torch
 from .data.images import load_image
 from .errors import ConfigError, GankitError
 from .io import save_tensors, write_text
-from .translate import _save_png, input_files, output_stems
+from .translate import save_png, input_files, output_stems
 from .viz.grid import make_grid, save_gif, save_grid
 
 LR_RAMP_UP, LR_RAMP_DOWN = 0.05, 0.25
@@ -119,7 +119,7 @@ def project_images(run, inputs, out, steps: int = 300, seed: int = 0, ema: bool 
               for f, p, m in zip(files, perceptual, mse)]
     out.mkdir(parents=True, exist_ok=True)
     for stem, x in zip(stems, recon):
-        _save_png(x, out / f"{stem}.png")
+        save_png(x, out / f"{stem}.png")
     save_grid(torch.stack([images, recon], 1).flatten(0, 1), out / "sheet.png", nrow=2)
     save_tensors(out / "latents.safetensors", {k: torch.cat(v) for k, v in latents.items()},
                  {"inputs": json.dumps([str(f) for f in files]), "recipe": run.config.recipe})

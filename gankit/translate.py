@@ -55,7 +55,7 @@ def parse_targets(text: Optional[str]) -> dict:
     return out
 
 
-def _save_png(image: torch.Tensor, path: Path) -> None:
+def save_png(image: torch.Tensor, path: Path) -> None:
     with atomic_path(path) as tmp:
         to_pil(make_grid(image[None], nrow=1, pad=0)).save(tmp, format="PNG")
 
@@ -95,7 +95,7 @@ def translate_images(run, inputs: str | Path, out: str | Path, direction: Option
         for j, stem in enumerate(stems[i : i + batch]):
             for (suffix, _), y in zip(variants, outs):
                 path = out / f"{stem}{suffix}.png"
-                _save_png(y[j], path)
+                save_png(y[j], path)
                 written.append(path)
         rows.append(torch.stack([x] + [_match_channels(y, x.shape[1]) for y in outs], 1).flatten(0, 1))
     sheet = out / "sheet.png"

@@ -19,3 +19,17 @@ def fashion_available() -> bool:
 
     root = os.environ.get("FASHION_MNIST_DIR") or FASHION_DIR
     return os.path.exists(os.path.join(root, "train-images-idx3-ubyte.gz"))
+
+
+def built_recipe(overrides, with_objective: bool = True):
+    """(recipe, cfg) for config overrides, built the way the trainer builds it, with torch seeded at 0."""
+    from gankit import load_config
+    from gankit.data import build_dataset
+    from gankit.objectives import build_objective
+    from gankit.recipes import build_recipe
+    from gankit.recipes.base import DataInfo
+
+    cfg = load_config(None, list(overrides))
+    info = DataInfo.of(build_dataset(cfg.data))
+    torch.manual_seed(0)
+    return build_recipe(cfg, info, build_objective(cfg.objective) if with_objective else None), cfg

@@ -4,15 +4,13 @@ import pytest
 import torch
 from scipy import ndimage
 
+from conftest import built_recipe
 from gankit import load_config, load_run, train
 from gankit.cli import main
 from gankit.data.pyramid import (blur, check_size, gaussian_pyramid, laplacian_pyramid, pyr_down, pyr_up,
                                  reconstruct)
 from gankit.errors import ConfigError
 from gankit.metrics.parzen import log_likelihoods, parzen_score, split_reference, unit_pixels
-from gankit.recipes import build_recipe
-from gankit.recipes.base import DataInfo
-from gankit.objectives import build_objective
 
 KERNEL = np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]) / 256.0
 SMALL = ["data.name=digits", "data.image_size=16", "g.name=mlp", "d.name=mlp", "g.width=16", "d.width=16",
@@ -69,13 +67,7 @@ def test_pyramid_sizes_are_checked_in_one_line():
 
 
 def small_recipe(name="lapgan", extra=(), with_objective=True):
-    from gankit.data import build_dataset
-
-    cfg = load_config(None, [f"recipe={name}", *SMALL, *extra])
-    info = DataInfo.of(build_dataset(cfg.data))
-    obj = build_objective(cfg.objective) if with_objective else None
-    torch.manual_seed(0)
-    return build_recipe(cfg, info, obj), cfg
+    return built_recipe([f"recipe={name}", *SMALL, *extra], with_objective)
 
 
 def test_levels_sizes_networks_and_latent_parts():

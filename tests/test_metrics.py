@@ -470,3 +470,53 @@ def test_an_interrupted_eval_resumes_the_features_of_its_samples(tmp_path, monke
     # the one chunk of samples left (10), then the class histogram's pass over all 30 samples (never cached)
     assert calls["images"] == 10 + 30 and np.isfinite(report["scores"]["fid_counting"])
     assert not list((tmp_path / "cache").rglob("*.parts"))
+
+
+def test_removing_saved_chunks_deletes_only_what_the_extraction_wrote(tmp_path):
+    """remove_chunks deletes chunk files (and their kill-left temporaries) only: a parts folder that is a symlink to
+    a user's folder, or that holds other files, keeps them; a name reaching outside ('..') is never deleted."""
+    from gankit.metrics.evaluate import remove_chunks
+
+    parts = tmp_path / "x.parts"
+    parts.mkdir()
+    for name in ("000000000-000000010.npz", ".000000010-000000020.npz.abc123.tmp"):
+        (parts / name).write_bytes(b"chunk")
+    remove_chunks(parts)
+    assert not parts.exists()
+
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "000000000-000000010.npz").write_bytes(b"the user's")
+    (user / "notes.txt").write_text("keep")
+    link = tmp_path / "y.parts"
+    link.symlink_to(user, target_is_directory=True)
+    remove_chunks(link)
+    assert (user / "000000000-000000010.npz").read_bytes() == b"the user's" and link.is_symlink()
+
+    mixed = tmp_path / "z.parts"
+    mixed.mkdir()
+    (mixed / "000000000-000000010.npz").write_bytes(b"chunk")
+    (mixed / "photo.png").write_bytes(b"keep")
+    (mixed / "inner").symlink_to(user, target_is_directory=True)
+    remove_chunks(mixed)
+    assert sorted(p.name for p in mixed.iterdir()) == ["inner", "photo.png"] and (user / "notes.txt").exists()
+    for odd in (tmp_path / "..", tmp_path / ".", tmp_path / ""):
+        remove_chunks(odd)  # not a parts folder of ours: nothing in it matches, and the folder stays
+    assert tmp_path.exists() and user.exists()
+
+
+def test_reference_features_of_two_image_folders_are_cached_apart(tmp_path, monkeypatch):
+    """The cache key holds the whole data config: data.root of a folder dataset changes it."""
+    from gankit import load_config
+    from gankit.metrics import evaluate
+    from gankit.viz.grid import make_grid, to_pil
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    for name, value in (("a", -1.0), ("b", 1.0)):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            to_pil(make_grid(torch.full((1, 1, 8, 8), value * (0.5 + i / 10)), nrow=1, pad=0)).save(tmp_path / name / f"{i}.png")
+    feats = [evaluate.real_features(load_config(None, ["data.name=folder", f"data.root={tmp_path / n}",
+                                                       "data.image_size=8"]).data, "all", _CountingBackbone(), 10)[0]
+             for n in ("a", "b")]
+    assert not np.allclose(feats[0], feats[1])

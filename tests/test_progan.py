@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage, signal, stats
 
+from conftest import built_recipe
 from gankit import load_config, load_run, train
 from gankit.cli import main
 from gankit.data import build_dataset
@@ -18,8 +19,6 @@ from gankit.metrics.msssim import ms_ssim_diversity, ms_ssim_pairs
 from gankit.metrics.swd import level_sizes, normalise, patch_descriptors, sliced_wasserstein, swd
 from gankit.nets.progressive import (EqualizedConv2d, ProgressiveDiscriminator, ProgressiveGenerator, pixel_norm)
 from gankit.objectives import build_objective
-from gankit.recipes import build_recipe
-from gankit.recipes.base import DataInfo
 from gankit.recipes.progan import fade_reals, level_and_alpha, level_of_detail
 from gankit.train import Trainer
 from gankit.train.checkpoint import read_weights
@@ -127,10 +126,7 @@ def test_the_schedule_is_the_authors(images):
 
 
 def small_recipe(extra=()):
-    cfg = load_config(None, [*SMALL, *extra])
-    info = DataInfo.of(build_dataset(cfg.data))
-    torch.manual_seed(0)
-    return build_recipe(cfg, info, build_objective(cfg.objective)), cfg
+    return built_recipe([*SMALL, *extra])
 
 
 def test_the_plan_grows_resets_adam_at_each_integer_crossing_and_fades_the_reals():

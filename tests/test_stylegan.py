@@ -3,14 +3,11 @@ learning-rate multiplier, lazy R1, a sample as a function of its code, and the s
 import pytest
 import torch
 
+from conftest import built_recipe
 from gankit import load_config, load_run, train
 from gankit.cli import main
-from gankit.data import build_dataset
 from gankit.nets.progressive import EqualizedLinear
 from gankit.nets.stylegan import MAPPING_LR_MUL, StyleGenerator, adain
-from gankit.objectives import build_objective
-from gankit.recipes import build_recipe
-from gankit.recipes.base import DataInfo
 from gankit.recipes.stylegan import mix, r1_heuristic, truncate
 
 SMALL = ["recipe=stylegan", "data.name=digits", "data.image_size=16", "latent.dim=8", "stylegan.w_dim=8",
@@ -19,10 +16,7 @@ SMALL = ["recipe=stylegan", "data.name=digits", "data.image_size=16", "latent.di
 
 
 def small_recipe(extra=()):
-    cfg = load_config(None, [*SMALL, *extra])
-    info = DataInfo.of(build_dataset(cfg.data))
-    torch.manual_seed(0)
-    return build_recipe(cfg, info, build_objective(cfg.objective)), cfg
+    return built_recipe([*SMALL, *extra])
 
 
 def test_adain_gives_each_channel_the_style_mean_and_std():

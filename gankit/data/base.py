@@ -11,6 +11,16 @@ from typing import Optional
 import torch
 
 
+def quantise(x: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] as the 8-bit values a saved PNG holds (uint8, same shape)."""
+    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def from_bytes(x: torch.Tensor) -> torch.Tensor:
+    """8-bit images as floats in [-1, 1] (the inverse of :func:`quantise` on its values)."""
+    return x.float() / 127.5 - 1.0
+
+
 class BatchStream:
     """An endless stream of batches; ``state_dict`` captures its exact position."""
 
@@ -117,7 +127,7 @@ class TensorDataset(Dataset):
 
     def images(self) -> torch.Tensor:
         """All examples as floats in [-1, 1]."""
-        return self.x.float() / 127.5 - 1.0
+        return from_bytes(self.x)
 
     def stream(self, batch_size, seed, device="cpu"):
         return _EpochStream(self, batch_size, seed, device)

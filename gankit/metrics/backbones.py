@@ -41,10 +41,12 @@ class Backbone(torch.nn.Module):
 
         feats, probs = [], []
         device = next(self.parameters()).device
-        self.to(memory_format=torch.channels_last)
+        if not getattr(self, "_channels_last", False):  # once per backbone, not per call
+            self.to(memory_format=torch.channels_last)
+            self._channels_last = True
         for i in tqdm(range(0, len(images), batch_size), disable=not progress, desc=f"features ({self.name})"):
             x = self.prepare(images[i : i + batch_size].to(device).float())
-            f, logits = self(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x)
+            f, logits = self(x.contiguous(memory_format=torch.channels_last))
             feats.append(f.double().cpu())
             probs.append(torch.softmax(logits.double(), 1).cpu())
         out = torch.cat(feats).numpy(), torch.cat(probs).numpy()

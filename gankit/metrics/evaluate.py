@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+import re
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 
+from ..data.base import from_bytes, quantise
 from ..errors import GankitError
 from ..io import atomic_path, write_text
 from .extractors import build_backbone
@@ -44,8 +45,10 @@ def real_features(data_cfg, split: str, backbone, n: int, progress: bool = False
     from ..data import build_dataset
 
     tag = "" if backbone.name != "inception" else f"-{backbone.protocol}"
+    # the whole data config names the set: two image folders (data.root) must not share a cache file
+    data_id = hashlib.sha256(json.dumps(data_cfg.__dict__, sort_keys=True, default=str).encode()).hexdigest()[:12]
     key = (f"{data_cfg.name}-{split}-{backbone.name}{tag}-n{n}-s{backbone.input_size}"
-           f"-img{data_cfg.image_size or 'native'}")
+           f"-img{data_cfg.image_size or 'native'}-{data_id}")
     path = cache_dir().parent / "features" / f"{key}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as f:
@@ -60,14 +63,14 @@ def real_features(data_cfg, split: str, backbone, n: int, progress: bool = False
 
     def images_at(start, stop):
         idx = order[start:stop]
-        return stored[idx].float() / 127.5 - 1.0 if stored is not None else everything[idx]
+        return from_bytes(stored[idx]) if stored is not None else everything[idx]
 
     parts = path.with_name(f"{key}.parts")
     feats, probs = extract_in_chunks(backbone, images_at, len(order), parts, chunk=FEATURE_CHUNK, progress=progress)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, features=feats.astype(np.float32), probs=probs.astype(np.float32))
-    shutil.rmtree(parts, ignore_errors=True)
+    remove_chunks(parts)
     return feats, probs, len(feats)
 
 
@@ -102,6 +105,27 @@ def extract_in_chunks(backbone, images_at, count: int, parts: Optional[Path], ch
             probs.append(saved[1])
             bar.update(stop - start)
     return np.concatenate(feats).astype(np.float64), np.concatenate(probs).astype(np.float64)
+
+
+#: the names extract_in_chunks gives its chunk files
+CHUNK_NAME = re.compile(r"\d{9}-\d{9}\.npz")
+
+
+def remove_chunks(parts: Path) -> None:
+    """Remove a folder of saved chunks once its set is complete, deleting only what :func:`extract_in_chunks`
+    wrote there: its chunk files (and temporaries a kill left of them). A symlink is never followed, and a
+    folder holding anything else keeps it (and stays)."""
+    if parts.is_symlink() or not parts.is_dir():
+        return
+    for f in parts.iterdir():
+        ours = CHUNK_NAME.fullmatch(f.name) or (f.name.startswith(".") and f.name.endswith(".tmp")
+                                                and CHUNK_NAME.match(f.name[1:]))
+        if ours and f.is_file() and not f.is_symlink():
+            f.unlink()
+    try:
+        parts.rmdir()
+    except OSError:
+        pass
 
 
 def _read_chunk(path: Path, rows: int):
@@ -153,7 +177,7 @@ def feature_scores(data_cfg, split, fake, metrics, n, backbone, resize, knn_max,
         parts = cache_dir().parent / "features" / f"samples-{key[:24]}.parts"
     fake_f, fake_p = extract_all(bb, fake, progress=progress, parts=parts)
     if parts is not None:
-        shutil.rmtree(parts, ignore_errors=True)
+        remove_chunks(parts)
     sfx, scores = _suffix(bb), {}
     if "fid" in metrics:
         scores[f"fid{sfx}"] = frechet_distance(*feature_stats(real_f), *feature_stats(fake_f))
@@ -182,16 +206,12 @@ def feature_scores(data_cfg, split, fake, metrics, n, backbone, resize, knn_max,
 def fake_images(run, n: int, seed: int, batch: int = 500) -> torch.Tensor:
     """``n`` samples as uint8 (N, C, H, W), quantised as a saved PNG would be: one byte per value, so that
     50,000 samples fit, and scores of a run equal the scores of its samples saved as files."""
-    return torch.cat([to_uint8(run.sample(min(batch, n - i), seed=seed + i)) for i in range(0, n, batch)])
-
-
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return torch.cat([quantise(run.sample(min(batch, n - i), seed=seed + i)) for i in range(0, n, batch)])
 
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:
     """uint8 images as floats in [-1, 1] (float images pass through)."""
-    return x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x
+    return from_bytes(x) if x.dtype == torch.uint8 else x
 
 
 def extract_all(backbone, images: torch.Tensor, progress: bool = False,

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
+from ..data.base import from_bytes
 from ..errors import GankitError
 from ..io import atomic_path
 from .frechet import FeatureError, feature_stats
@@ -74,7 +74,7 @@ def image_source(source: str, limit: int | None = None) -> tuple[int, Callable, 
         stored = getattr(ds, "x", None)
 
         def from_dataset(start, stop):
-            return stored[start:stop].float() / 127.5 - 1.0 if stored is not None else ds.images()[start:stop]
+            return from_bytes(stored[start:stop]) if stored is not None else ds.images()[start:stop]
 
         return len(ds), from_dataset, json.dumps(["dataset", name, split or "test", limit, len(ds)])
     raise GankitError(f"{source} is neither a folder, a .npz statistics file, nor a dataset name "
@@ -108,7 +108,7 @@ def stats_for(source: str, backbone, limit=None, progress=False) -> tuple[np.nda
                                    f"with `gankit fid SOURCE --save-stats {source}`")
             return f["mu"], f["sigma"], int(meta.get("n", 0))
     from .classifier import cache_dir
-    from .evaluate import extract_in_chunks
+    from .evaluate import extract_in_chunks, remove_chunks
 
     count, images_at, identity = image_source(source, limit)
     # partly extracted features of this very set (and backbone) are kept until the whole set is done, so an
@@ -117,7 +117,7 @@ def stats_for(source: str, backbone, limit=None, progress=False) -> tuple[np.nda
                                      PREPROCESSING]).encode()).hexdigest()[:24]
     parts = cache_dir().parent / "features" / f"partial-{key}.parts"
     feats, _ = extract_in_chunks(backbone, images_at, count, parts, progress=progress)
-    shutil.rmtree(parts, ignore_errors=True)
+    remove_chunks(parts)
     mu, sigma = feature_stats(feats)
     return mu, sigma, len(feats)
 

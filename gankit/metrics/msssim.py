@@ -89,10 +89,7 @@ def ms_ssim_diversity(images: torch.Tensor, pairs: int = 10000, seed: int = 0, b
     total = 0.0
     for start in range(0, pairs, batch):
         i, j = first[start:start + batch], second[start:start + batch]
-        a, b = images[i], images[j]
-        if a.dtype == torch.uint8:  # 8-bit images (gankit eval's samples): to [-1, 1]; quantising again is exact
-            a, b = a.float() / 127.5 - 1, b.float() / 127.5 - 1
-        total += float(ms_ssim_pairs(a, b).sum())
+        total += float(ms_ssim_pairs(images[i], images[j]).sum())  # [-1, 1] floats or 8-bit images alike
     score = total / pairs
     if not math.isfinite(score):
         raise GankitError("MS-SSIM came out non-finite; the images hold NaN or infinite values")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 
+from ..data.base import quantise
 from ..data.pyramid import laplacian_pyramid
 from ..errors import GankitError
 
@@ -92,8 +93,9 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, repeats: int, direction
 
 
 def to_pixel_scale(x: torch.Tensor) -> torch.Tensor:
-    """Images in [-1, 1] as the 8-bit values a saved image holds, as floats (both sets are quantised alike)."""
-    return ((x.float().clamp(-1, 1) + 1) * 127.5).round()
+    """Images (in [-1, 1], or already 8-bit) as the 8-bit values a saved image holds, as floats (both sets are
+    quantised alike)."""
+    return (x if x.dtype == torch.uint8 else quantise(x)).float()
 
 
 def swd(real: torch.Tensor, fake: torch.Tensor, patches: int = 128, repeats: int = 4, directions: int = 128,

@@ -47,6 +47,19 @@ class CondConfig:
     q_batch_norm: bool = False  # InfoGAN: Q's head is FC 128 - batch norm - lReLU - FC (the paper's table 1)
 
 
+def ac_d_terms(weight: float, real_logits, fake_logits, labels) -> tuple:
+    """AC-GAN's class term of D's loss (Odena et al. 2017, eq. 2): ``weight`` x the cross-entropy of the class
+    logits on the real and on the fake images, both labelled ``labels`` (class indices); with its logs."""
+    cls = weight * (F.cross_entropy(real_logits.float(), labels) + F.cross_entropy(fake_logits.float(), labels))
+    return cls, {"d_class_loss": cls.detach(), "d_class_acc": (real_logits.argmax(1) == labels).float().mean()}
+
+
+def ac_g_term(weight: float, fake_logits, labels) -> tuple:
+    """AC-GAN's class term of G's loss (eq. 3): the fakes should be classified as the class they were drawn for."""
+    cls = weight * F.cross_entropy(fake_logits.float(), labels)
+    return cls, {"g_class_loss": cls.detach()}
+
+
 class ClassConditional(Recipe):
     """Shared game for label-conditioned recipes: D first (n_critic steps), then G, labels one-hot."""
 
@@ -110,9 +123,6 @@ class ClassConditional(Recipe):
         return torch.stack(outs).mean(0)
 
     # -- losses -----------------------------------------------------------------------------------
-    def _class_loss(self, logits, y):
-        return self.cfg.cond.class_weight * F.cross_entropy(logits.float(), y.argmax(1))
-
     def loss(self, phase, batch):
         obj = self.require_objective()
         if phase == "d":
@@ -122,9 +132,8 @@ class ClassConditional(Recipe):
                 fake = self.nets["g"](torch.cat([super().latent(len(real)), y], 1))
             loss, logs, ((_, real_cls), (_, fake_cls)) = self.d_step(real, fake, lambda v: self.discriminate(v, y))
             if real_cls is not None:
-                cls = self._class_loss(real_cls, y) + self._class_loss(fake_cls, y)
-                logs["d_class_loss"] = cls.detach()
-                logs["d_class_acc"] = (real_cls.argmax(1) == labels.to(real.device)).float().mean()
+                cls, cls_logs = ac_d_terms(self.cfg.cond.class_weight, real_cls, fake_cls, y.argmax(1))
+                logs.update(cls_logs)
                 loss = loss + cls
             return loss, logs
         code = self.latent(self.cfg.train.batch_size)
@@ -134,8 +143,8 @@ class ClassConditional(Recipe):
         loss = obj.g_loss(fake_out)
         logs = {"g_loss": loss.detach(), "d_fake_g": obj.report(fake_out)}
         if fake_cls is not None:
-            cls = self._class_loss(fake_cls, y)
-            logs["g_class_loss"] = cls.detach()
+            cls, cls_logs = ac_g_term(self.cfg.cond.class_weight, fake_cls, y.argmax(1))
+            logs.update(cls_logs)
             loss = loss + cls
         return loss, logs
 

@@ -40,6 +40,7 @@ from ..errors import ConfigError
 from ..nets.progressive import ProgressiveDiscriminator, ProgressiveGenerator
 from ..registry import RECIPES
 from .base import DataInfo, LatentPart, Phase, Recipe, Sampling, StepPlan, one_hot_labels
+from .conditional import ac_d_terms, ac_g_term
 
 
 @register_section("progan")
@@ -80,6 +81,11 @@ def level_of_detail(images: float, levels: int, stable: int, fade: int) -> float
     if fade > 0:
         lod -= max(images - phase * period - stable, 0) / fade
     return max(float(lod), 0.0)
+
+
+def crosses_integer(before: float, after: float) -> bool:
+    """True when the lod moves from ``before`` to ``after`` across or onto an integer: a fade starts or ends."""
+    return math.floor(before) != math.floor(after) or math.ceil(before) != math.ceil(after)
 
 
 def level_and_alpha(lod: float, levels: int) -> tuple[int, float]:
@@ -162,10 +168,7 @@ class ProGAN(Recipe):
         """The level's resolution and batch size; Adam reset when lod crosses an integer (a fade starts or ends)."""
         lod = self.lod_at(step)
         level, _ = level_and_alpha(lod, self.levels)
-        crossed = False
-        if step > 0:
-            before = self.lod_at(step - 1)
-            crossed = math.floor(before) != math.floor(lod) or math.ceil(before) != math.ceil(lod)
+        crossed = step > 0 and crosses_integer(self.lod_at(step - 1), lod)
         return StepPlan(reset=("g", "d") if crossed else (), resolution=4 * 2**level,
                         batch_size=self.batch_size(level) if self.cfg.progan.batch_sizes is not None else None)
 
@@ -173,8 +176,8 @@ class ProGAN(Recipe):
         """A label when the ``step`` steps done so far end a stable phase or a fade (the growth figure's rows)."""
         if step == 0:
             return None
-        done, following = self.lod_at(step - 1), self.lod_at(step)
-        if math.floor(done) == math.floor(following) and math.ceil(done) == math.ceil(following):
+        done = self.lod_at(step - 1)
+        if not crosses_integer(done, self.lod_at(step)):
             return None
         size = 4 * 2 ** level_and_alpha(done, self.levels)[0]
         return f"{size}px faded in" if done != math.floor(done) else f"{size}px stable"
@@ -210,9 +213,6 @@ class ProGAN(Recipe):
         out = self.nets["d"](x, self.alpha)
         return (out[:, :1], out[:, 1:]) if self.classes else out
 
-    def _class_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.cfg.cond.class_weight * F.cross_entropy(logits.float(), labels)
-
     def loss(self, phase, batch):
         obj = self.require_objective()
         level, alpha = self.level, self.alpha
@@ -220,16 +220,13 @@ class ProGAN(Recipe):
             real, labels = fade_reals(batch[0], alpha), batch[1]
             if self.classes:  # the fakes get the real batch's labels (a penalty then compares like with like)
                 labels = labels.to(real.device).long()
-                code = torch.cat([super().latent(len(real)), one_hot_labels(len(real), self.classes, labels).to(real)], 1)
-            else:
-                code = self.latent(len(real))
+            code = self.latent(len(real), labels=labels if self.classes else None)
             with torch.no_grad():
                 fake = self.nets["g"](code, level, alpha)
             loss, logs, (real_all, fake_all) = self.d_step(real, fake, self.judge)
             if self.classes:
-                cls = self._class_loss(real_all[1], labels) + self._class_loss(fake_all[1], labels)
-                logs["d_class_loss"] = cls.detach()
-                logs["d_class_acc"] = (real_all[1].argmax(1) == labels).float().mean()
+                cls, cls_logs = ac_d_terms(self.cfg.cond.class_weight, real_all[1], fake_all[1], labels)
+                logs.update(cls_logs)
                 loss = loss + cls
             logs.update({"progan/lod": torch.tensor(self.lod), "progan/alpha": torch.tensor(alpha),
                          "progan/resolution": torch.tensor(float(4 * 2**level))})
@@ -246,8 +243,8 @@ class ProGAN(Recipe):
         loss = obj.g_loss(fake_out, real_out)
         logs = {"g_loss": loss.detach(), "d_fake_g": obj.report(fake_out)}
         if self.classes:
-            cls = self._class_loss(fake_all[1], code[:, self.cfg.latent.dim:].argmax(1))
-            logs["g_class_loss"] = cls.detach()
+            cls, cls_logs = ac_g_term(self.cfg.cond.class_weight, fake_all[1], code[:, self.cfg.latent.dim:].argmax(1))
+            logs.update(cls_logs)
             loss = loss + cls
         return loss, logs
 

@@ -31,6 +31,7 @@ from torch import nn
 from ..config import ranged, register_section
 from ..errors import ConfigError
 from ..nets.progressive import ProgressiveDiscriminator
+from ..objectives.penalties import R1Penalty
 from ..nets.stylegan import StyleGenerator
 from ..registry import RECIPES
 from .base import DataInfo, LatentPart, Phase, Recipe, Sampling
@@ -249,14 +250,11 @@ class StyleGAN(Recipe):
         if self.training:
             with torch.no_grad():
                 g.w_avg.lerp_(w.detach().mean(0).to(g.w_avg.dtype), 1 - self.cfg.stylegan.w_avg_beta)
-        return g.synthesis(ws, noises if self.cfg.stylegan.noise else None)
+        return g.synthesis(ws, noises)  # layers built without noise inputs ignore the images
 
     def r1(self, real: torch.Tensor) -> torch.Tensor:
-        """gamma / 2 E ||grad_x D(x)||^2 on the reals (Mescheder et al. 2018, eq. 9)."""
-        real = real.detach().requires_grad_(True)
-        out = self.nets["d"](real)
-        (grad,) = torch.autograd.grad(out.sum(), real, create_graph=True)
-        return 0.5 * self.r1_gamma * grad.pow(2).flatten(1).sum(1).mean()
+        """gamma / 2 E ||grad_x D(x)||^2 on the reals (Mescheder et al. 2018, eq. 9): the registry's R1 penalty."""
+        return R1Penalty(self.r1_gamma)(self.nets["d"], real, None)
 
     def loss(self, phase, batch):
         obj = self.require_objective()

@@ -13,7 +13,7 @@ import math
 import signal
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Optional
 
@@ -412,19 +412,15 @@ class Trainer:
     @torch.no_grad()
     def save_samples(self, name: str, logger: Optional[MetricsLogger] = None) -> Path:
         """The recipe draws its preview of the fixed inputs with the EMA G (or G) into samples/NAME.png."""
-        self._standing_stats()
-        nets = self.ema if self.ema is not None else self.recipe.nets
-        self.recipe.eval()
-        if self.ema is not None:
-            self.ema.eval()
         path = self.run_dir / "samples" / f"{name}.png"
-        shown = self.recipe.save_preview(self.fixed, nets, path, self.dataset, self.step, self.cfg.train.plot_samples)
+        with self._drawing() as nets:
+            shown = self.recipe.save_preview(self.fixed, nets, path, self.dataset, self.step,
+                                             self.cfg.train.plot_samples)
         if logger is not None:
             if shown["scalars"]:
                 logger.log(self.step, shown["scalars"])
             if shown["image"] is not None:
                 logger.image("samples", shown["image"], self.step)
-        self.recipe.train()
         return path
 
     @torch.no_grad()
@@ -432,13 +428,20 @@ class Trainer:
         """A row of the milestones figure (:mod:`gankit.viz.milestones`): the first fixed inputs drawn now."""
         from ..viz import milestones
 
+        with self._drawing() as nets:
+            x, _ = self.recipe.draw(self.fixed, nets)
+        return milestones.record(self.run_dir / "samples", self.step, label, x)
+
+    @contextmanager
+    def _drawing(self):
+        """The generators that samples are drawn with (the EMA copy when kept, its batch-norm statistics
+        re-estimated), in eval mode; training mode is back afterwards."""
         self._standing_stats()
         nets = self.ema if self.ema is not None else self.recipe.nets
         self.recipe.eval()
         nets.eval()
         try:
-            x, _ = self.recipe.draw(self.fixed, nets)
-            return milestones.record(self.run_dir / "samples", self.step, label, x)
+            yield nets
         finally:
             self.recipe.train()
             if self.ema is not None:

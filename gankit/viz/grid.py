@@ -6,14 +6,13 @@ import math
 import numpy as np
 import torch
 
+from ..data.base import quantise
 from ..io import atomic_path
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(N, C, H, W) floats in [-1, 1] -> (N, H, W, C) uint8."""
-    x = images.detach().float().cpu().clamp(-1, 1)
-    x = ((x + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).numpy()
+    return quantise(images.detach().cpu()).permute(0, 2, 3, 1).numpy()
 
 
 def make_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, fill: int = 255) -> np.ndarray:
