@@ -145,6 +145,7 @@ class TrainConfig:
     grad_clip: Optional[float] = _ranged(None, lo=0, lo_open=True)  # max global grad norm per optimiser
     skip_nonfinite: bool = False  # skip an update whose gradient norm is NaN/inf (logged as skipped/<optim>) instead of stopping
     amp: str = _choice("none", ("none", "bf16"))  # bf16 autocast for the networks; losses and optimiser state stay fp32
+    augment: str = ""  # DiffAugment of all D sees, real and fake (gankit.data.augment): e.g. translation,cutout (color too)
     channels_last: bool = True  # NHWC for conv nets: measured 1.1-1.3x faster on CPU (benchmarks/train_step.py)
     log_every: int = _ranged(25, lo=1)
     sample_every: int = _ranged(500, lo=1)
@@ -156,6 +157,7 @@ class TrainConfig:
     eval_n: int = _ranged(1000, lo=2)  # samples per side for periodic evaluation
     eval_backbone: str = "effnet-lite0"  # effnet-lite0 | inception | classifier:DATASET
     best_metric: Optional[str] = None  # score that picks checkpoints/best (None: the first eval metric)
+    quality_n: int = _ranged(2000, lo=0)  # EMA samples scored in the quality line a finished run prints (0: none)
 
 
 #: config sections added by components from their own modules: name -> (dataclass, (kind, owner name))

@@ -13,6 +13,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from ..data.augment import augment, parse_policy
 from ..data.info import DataInfo  # noqa: F401  (the data description lives with the data; re-exported here)
 from ..errors import ConfigError
 
@@ -175,10 +176,14 @@ class Recipe(nn.Module):
     options: tuple = ()
     #: keyword options of :meth:`generate` at sampling time (``Sampling.options``)
     generation_options: tuple = ()
+    #: False when what :meth:`d_input` receives is not the image D judges (LAPGAN's residuals, to which the judge
+    #: adds the low-pass image): ``train.augment`` is then refused
+    augments_d_input = True
 
     def __init__(self, cfg, info: DataInfo, objective=None):
         super().__init__()
         self.cfg, self.info, self.objective = cfg, info, objective
+        self.augment_policy = self._augment_policy(cfg, info)
         self.nets = self.build_nets(cfg, info)
         self.step = 0
 
@@ -383,9 +388,21 @@ class Recipe(nn.Module):
         return t.instance_noise * max(0.0, 1.0 - self.step / horizon)
 
     def d_input(self, x: torch.Tensor) -> torch.Tensor:
-        """What D sees: x plus instance noise (the slides' "add Gaussian noise to the inputs of D")."""
+        """What D sees: x under the run's differentiable augmentation (``train.augment``, DiffAugment; real and fake
+        alike, in D's and in G's step), plus instance noise (the slides' "add Gaussian noise to the inputs of D")."""
+        if self.augment_policy and self.training:
+            x = augment(x, self.augment_policy, self.info.shape[0])
         std = self.instance_noise_std()
         return x + std * torch.randn_like(x) if std > 0 else x
+
+    def _augment_policy(self, cfg, info: DataInfo) -> tuple:
+        policy = parse_policy(cfg.train.augment)
+        if policy and info.kind == "points":
+            raise ConfigError("train.augment transforms images, but this dataset is 2-D points; leave train.augment empty")
+        if policy and not self.augments_d_input:
+            raise ConfigError(f"recipe '{cfg.recipe}' judges parts of images (not whole ones), which an augmentation "
+                              "would change unevenly; leave train.augment empty")
+        return policy
 
     def require_objective(self):
         if self.objective is None:

@@ -56,6 +56,7 @@ class LAPGAN(Recipe):
 
     options = LAPGAN_OPTIONS
     staged = True
+    augments_d_input = False  # d_input receives the residual h; the judge adds l (see judge)
     #: one-hot class labels condition every level (CC-LAPGAN)
     class_conditional = False
 

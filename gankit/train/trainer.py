@@ -11,6 +11,7 @@ import copy
 import json
 import math
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager, nullcontext
@@ -478,9 +479,8 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------------
     def fit(self):
-        from tqdm.auto import tqdm
-
         from ..run import Run
+        from .progress import progress_bar
 
         cfg = self.cfg.train
         if self.step >= cfg.steps:  # a finished run resumed as it is: nothing to train, nothing to log again
@@ -491,8 +491,7 @@ class Trainer:
         except BaseException:
             self._abandon()
             raise
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, dynamic_ncols=True,
-                   desc=self.cfg.name, unit="step")
+        bar = progress_bar(cfg.steps, self.step, self.cfg.name, enabled=self.progress)
         t0 = time.perf_counter()
         try:
             with self._stop as stop:
@@ -534,7 +533,25 @@ class Trainer:
             bar.close()
             logger.close()
             self.close()
-        return Run(self.run_dir)
+        run = Run(self.run_dir)
+        if not self.interrupted:
+            self.report_quality(run)
+        return run
+
+    def report_quality(self, run) -> None:
+        """The finished run's one line of quality (:mod:`gankit.metrics.quality`), printed and kept in quality.json."""
+        from ..errors import GankitError
+        from ..metrics.quality import run_quality, write_quality
+
+        try:
+            report = run_quality(run, self.cfg.train.quality_n, seed=self.cfg.train.seed)
+        except GankitError as e:
+            report = {"kind": "none", "line": f"no quality line: {e}"}
+        if report is None:
+            return
+        if report.get("kind") != "none":
+            write_quality(run, report)
+        print(report["line"], file=sys.stderr, flush=True)
 
 
 def _postfix(values: dict) -> dict:
