@@ -391,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--run-dir", help="exact run directory (default: RUNS/NAME)")
     t.add_argument("--resume", metavar="RUN", help="continue the run in this directory from its last checkpoint")
     t.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar or lines, and no quality line (quality.json is still written)")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
     t.set_defaults(func=_train)
 

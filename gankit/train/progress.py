@@ -60,7 +60,10 @@ class PlainProgress:
 
 
 class SilentProgress(PlainProgress):
-    """No progress output (``--no-progress``); messages passed to :meth:`write` still go to stderr."""
+    """No progress output (``--no-progress``); messages passed to :meth:`write` still go to stdout, as tqdm's do."""
+
+    def write(self, message: str) -> None:
+        print(message, flush=True)
 
     def update(self, n: int = 1) -> None:
         self.n += n

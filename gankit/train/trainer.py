@@ -539,7 +539,8 @@ class Trainer:
         return run
 
     def report_quality(self, run) -> None:
-        """The finished run's one line of quality (:mod:`gankit.metrics.quality`), printed and kept in quality.json."""
+        """The finished run's one line of quality (:mod:`gankit.metrics.quality`): kept in quality.json, and printed
+        unless the run trains quietly."""
         from ..errors import GankitError
         from ..metrics.quality import run_quality, write_quality
 
@@ -551,7 +552,8 @@ class Trainer:
             return
         if report.get("kind") != "none":
             write_quality(run, report)
-        print(report["line"], file=sys.stderr, flush=True)
+        if self.progress:  # a run trained quietly (--no-progress, or from Python with progress=False) stays quiet
+            print(report["line"], file=sys.stderr, flush=True)
 
 
 def _postfix(values: dict) -> dict:
