@@ -28,7 +28,7 @@ def test_every_preset_trains_a_few_steps(name, tmp_path):
 def test_default_preset_draws_digits_a_classifier_is_sure_of(seed, tmp_path):
     """The first command (issue 26): `mnist-dcgan-fc`, the default of `gankit train`, as shipped, over 3 seeds, judged by its own quality line
     (gankit's shipped mnist5k classifier, 98.6 % held-out, on 2,000 EMA samples): at least 88 % of the samples
-    confident (top probability >= 0.9; real digits: 97.6 %) and every class between 5 % and 15 %.
+    confident (top probability >= 0.9; held-out real digits: 97.6 %) and every class between 5 % and 15 %.
 
     Measured 2026-12-07 by the runs' own quality lines (confident / rarest-commonest class / FID in the classifier's
     features), every seed tried with the preset as shipped:
