@@ -71,6 +71,7 @@ def test_quality_line_of_an_mnist5k_run_agrees_with_the_classifier(tmp_path, mon
     import torch
 
     from gankit import load_config, train
+    from gankit.data.base import from_bytes, quantise
     from gankit.metrics.classifier import ClassifierBackbone, SHIPPED_DIR
 
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))  # the shipped weights, not a user's
@@ -79,7 +80,7 @@ def test_quality_line_of_an_mnist5k_run_agrees_with_the_classifier(tmp_path, mon
                              "train.quality_n=300", "train.sample_every=100"])
     run = train(cfg, tmp_path / "r", progress=False, tensorboard=False)
     q = json.loads((run.path / "quality.json").read_text())
-    x = torch.cat([run.sample(300, seed=0)])
+    x = from_bytes(quantise(run.sample(300, seed=0)))  # scored as 8-bit images, as gankit eval scores them
     bb = ClassifierBackbone("mnist5k")
     with torch.no_grad():
         p = bb.net(bb.prepare(x))[1].double().softmax(1)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import torch
 
+from ..errors import GankitError
 from ..io import write_text
 
 QUALITY_FILE = "quality.json"
@@ -30,14 +30,13 @@ def _percent(x: float) -> str:
 def classifier_quality(run, n: int, seed: int = 0) -> dict:
     """Confident share, class spread and the classifier-feature FID of ``n`` EMA samples of ``run``."""
     from .classifier import class_histogram
-    from .evaluate import real_features
+    from .evaluate import extract_all, fake_images, real_features
     from .extractors import build_backbone
     from .frechet import fid_from_features
 
     dataset = run.config.data.name
     clf = build_backbone(f"classifier:{dataset}")
-    fake = torch.cat([run.sample(min(500, n - i), seed=seed + i) for i in range(0, n, 500)])
-    fake_f, fake_p = clf.extract(fake, batch_size=500)
+    fake_f, fake_p = extract_all(clf, fake_images(run, n, seed))  # 8-bit, as gankit eval and saved images see them
     real_f, real_p, real_n = real_features(run.config.data, run.config.data.split, clf, 50_000)  # cached on disk
     hist = class_histogram(fake_p, run.info.num_classes)
     real_confident = class_histogram(real_p, run.info.num_classes)["confident"]
@@ -69,7 +68,7 @@ def toy_quality(run, n: int, seed: int = 0) -> dict | None:
 
 def run_quality(run, n: int, seed: int = 0) -> dict | None:
     """The quality summary of a finished run (see the module's docstring), or None when there is none to give;
-    ``{"line": ...}`` alone when a classifier is missing."""
+    a labelled dataset without a classifier raises a GankitError that says how to get one."""
     from .classifier import classifier_path
 
     if n <= 0 or run.sampling.source != "latent":
@@ -80,8 +79,8 @@ def run_quality(run, n: int, seed: int = 0) -> dict | None:
         return None
     dataset = run.config.data.name
     if classifier_path(dataset) is None:
-        return {"kind": "none", "line": f"no quality line: no gankit classifier for {dataset} yet; train one with "
-                                        f"`gankit classifier train {dataset}`, then `gankit eval {run.path}`"}
+        raise GankitError(f"no gankit classifier for {dataset} yet; train one with `gankit classifier train {dataset}`, "
+                          f"then `gankit eval {run.path}`")
     return classifier_quality(run, n, seed)
 
 

@@ -546,14 +546,13 @@ class Trainer:
 
         try:
             report = run_quality(run, self.cfg.train.quality_n, seed=self.cfg.train.seed)
+            if report is not None:
+                write_quality(run, report)
+            line = None if report is None else report["line"]
         except GankitError as e:
-            report = {"kind": "none", "line": f"no quality line: {e}"}
-        if report is None:
-            return
-        if report.get("kind") != "none":
-            write_quality(run, report)
-        if self.progress:  # a run trained quietly (--no-progress, or from Python with progress=False) stays quiet
-            print(report["line"], file=sys.stderr, flush=True)
+            line = f"no quality line: {e}"
+        if line is not None and self.progress:  # a run trained quietly (--no-progress, progress=False) stays quiet
+            print(line, file=sys.stderr, flush=True)
 
 
 def _postfix(values: dict) -> dict:
