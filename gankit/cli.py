@@ -47,8 +47,19 @@ def _train(args) -> int:
             check_settings_are_read(cfg)
         print(cfg.to_yaml(), end="")
         return 0
-    run = train(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite, progress=not args.no_progress)
-    print(f"run directory: {run.path}  (step {run.step}; samples in {run.path / 'samples'})")
+    from .train.distributed import current_group, shutdown
+
+    group = current_group(cfg.train.device)  # under torchrun: join the other ranks
+    try:
+        run = train(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite, progress=not args.no_progress)
+    except GankitError as e:
+        if group.active:  # say which process failed
+            raise type(e)(f"rank {group.rank} of {group.world}: {e}") from None
+        raise
+    finally:
+        shutdown()
+    if run is not None:  # rank 0 (or the one process) reports
+        print(f"run directory: {run.path}  (step {run.step}; samples in {run.path / 'samples'})")
     return 0
 
 

@@ -179,6 +179,8 @@ class Recipe(nn.Module):
     #: False when what :meth:`d_input` receives is not the image D judges (LAPGAN's residuals, to which the judge
     #: adds the low-pass image): ``train.augment`` is then refused
     augments_d_input = True
+    #: the processes that share each global batch (:mod:`gankit.train.distributed`); the trainer sets it
+    world = 1
 
     def __init__(self, cfg, info: DataInfo, objective=None):
         super().__init__()
@@ -186,6 +188,20 @@ class Recipe(nn.Module):
         self.augment_policy = self._augment_policy(cfg, info)
         self.nets = self.build_nets(cfg, info)
         self.step = 0
+
+    def set_world(self, world: int) -> None:
+        """Train as one of ``world`` processes that share each global batch; refuses a batch they cannot share
+        evenly (recipes with batch sizes of their own check those too)."""
+        from ..train.distributed import local_batch
+
+        local_batch(self.cfg.train.batch_size, world)
+        self.world = world
+
+    @property
+    def batch_size(self) -> int:
+        """This process's share of ``train.batch_size`` (all of it in a one-process run): how many samples a
+        step draws from G when it reads no real batch to match."""
+        return self.cfg.train.batch_size // self.world
 
     # -- building ---------------------------------------------------------------------------------
     def build_nets(self, cfg, info: DataInfo) -> nn.ModuleDict:

@@ -136,7 +136,7 @@ class ClassConditional(Recipe):
                 logs.update(cls_logs)
                 loss = loss + cls
             return loss, logs
-        code = self.latent(self.cfg.train.batch_size)
+        code = self.latent(self.batch_size)
         _, y = self.split(code)
         fake = self.nets["g"](code)
         fake_out, fake_cls = self.discriminate(self.d_input(fake), y)

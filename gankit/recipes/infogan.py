@@ -134,7 +134,7 @@ class InfoGAN(Recipe):
             loss, logs, (_, (_, fake_features)) = self.d_step(real, fake, d.forward_with_features)
             info, _ = self.info_loss(fake_features, code)
             return loss + info, logs
-        code = self.latent(self.cfg.train.batch_size)
+        code = self.latent(self.batch_size)
         fake = self.nets["g"](code)
         fake_out, fake_features = d.forward_with_features(self.d_input(fake))
         adv = obj.g_loss(fake_out)

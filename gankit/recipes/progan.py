@@ -146,9 +146,17 @@ class ProGAN(Recipe):
                 Phase("g", "g", 1, needs_data=g_needs_real, frozen=("d",))]
 
     # -- the schedule -----------------------------------------------------------------------------
-    def batch_size(self, level: int) -> int:
+    def level_batch(self, level: int) -> int:
+        """The global batch of a level (``progan.batch_sizes``, else ``train.batch_size``)."""
         sizes = self.cfg.progan.batch_sizes
         return sizes[level] if sizes is not None else self.cfg.train.batch_size
+
+    def set_world(self, world: int) -> None:
+        from ..train.distributed import local_batch
+
+        for size in self.cfg.progan.batch_sizes or ():
+            local_batch(size, world, "each of progan.batch_sizes")
+        super().set_world(world)
 
     def images_before(self, step: int) -> int:
         """Real images shown before ``step`` (the batch of each step depends on the level it trained)."""
@@ -170,7 +178,7 @@ class ProGAN(Recipe):
         level, _ = level_and_alpha(lod, self.levels)
         crossed = step > 0 and crosses_integer(self.lod_at(step - 1), lod)
         return StepPlan(reset=("g", "d") if crossed else (), resolution=4 * 2**level,
-                        batch_size=self.batch_size(level) if self.cfg.progan.batch_sizes is not None else None)
+                        batch_size=self.level_batch(level) if self.cfg.progan.batch_sizes is not None else None)
 
     def milestone(self, step: int) -> Optional[str]:
         """A label when the ``step`` steps done so far end a stable phase or a fade (the growth figure's rows)."""
@@ -231,7 +239,7 @@ class ProGAN(Recipe):
             logs.update({"progan/lod": torch.tensor(self.lod), "progan/alpha": torch.tensor(alpha),
                          "progan/resolution": torch.tensor(float(4 * 2**level))})
             return loss, logs
-        code = self.latent(self.batch_size(level))
+        code = self.latent(self.level_batch(level) // self.world)
         fake = self.nets["g"](code, level, alpha)
         fake_all = self.judge(self.d_input(fake))
         fake_out = fake_all[0] if self.classes else fake_all

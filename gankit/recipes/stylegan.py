@@ -268,7 +268,7 @@ class StyleGAN(Recipe):
                 fake = self.synthesize(len(real), real.device)
             loss, logs, _ = self.d_step(real, fake, d)
             return loss, logs
-        fake = self.synthesize(self.cfg.train.batch_size, next(self.parameters()).device)
+        fake = self.synthesize(self.batch_size, next(self.parameters()).device)
         fake_out = d(self.d_input(fake))
         real_out = None
         if obj.g_needs_real:

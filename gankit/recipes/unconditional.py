@@ -92,7 +92,7 @@ class Unconditional(Recipe):
             return loss, logs
         fake = self._pending_fake
         if fake is None:
-            fake = self.nets["g"](self.latent(self.cfg.train.batch_size))
+            fake = self.nets["g"](self.latent(self.batch_size))
         self._pending_fake = None
         fake_out = self.discriminate(fake)
         real_out = None

@@ -30,6 +30,7 @@ from ..recipes.options import check_settings_are_read
 from ..viz.plots import plot_losses
 from ..memory import check_training_fits
 from . import checkpoint as ckpt
+from .distributed import RANK_SEED_OFFSET, ShardedStream, current_group
 from .logger import MetricsLogger
 from .rundir import prepare_run_dir, remove_stale_temporaries
 
@@ -38,15 +39,18 @@ SAMPLE_SEED_OFFSET = 1_000_003  # the fixed grid latents come from their own see
 STANDING_STATS_SEED_OFFSET = 2_000_003  # so do the latents that re-estimate the EMA G's batch-norm statistics
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
+    """The device of ``train.device``; with ``local_rank`` (a torchrun worker), a CUDA device is that rank's GPU."""
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return torch.device("cuda", local_rank) if local_rank is not None else torch.device("cuda")
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"train.device = {name} but CUDA is not available here; use train.device=cpu or auto")
     if name == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("train.device = mps but MPS is not available here; use train.device=cpu or auto")
+    if name == "cuda" and local_rank is not None:
+        return torch.device("cuda", local_rank)
     return torch.device(name)
 
 
@@ -85,12 +89,14 @@ def lr_factor(schedule: str, decay_start: float, total: int):
 
 class _StopFlag:
     """Ctrl-C or SIGTERM (what schedulers and container stops send) asks the loop to stop after the current
-    step and save; a second one aborts at once."""
+    step and save; a second one of the same kind aborts at once. (Ctrl-C under torchrun reaches a worker
+    twice, once from the terminal and once as torchrun's SIGTERM: that still saves.)"""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = False
+        self._seen = set()
         self._old = {}
 
     def __enter__(self):
@@ -99,8 +105,9 @@ class _StopFlag:
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:
+        if signum in self._seen:
             raise KeyboardInterrupt
+        self._seen.add(signum)
         self.requested = True
 
     def __exit__(self, *exc):
@@ -110,17 +117,22 @@ class _StopFlag:
 
 
 class Trainer:
-    """Trains ``cfg`` into ``run_dir``. ``resume=True`` continues from ``run_dir/checkpoints``."""
+    """Trains ``cfg`` into ``run_dir``. ``resume=True`` continues from ``run_dir/checkpoints``. ``group`` is the
+    process group of a multi-process run (:mod:`gankit.train.distributed`; by default the torchrun launch this
+    process belongs to, if any): only its rank 0 writes the run directory."""
 
     def __init__(self, cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
-                 progress: bool = True, tensorboard: bool = True, dataset=None):
+                 progress: bool = True, tensorboard: bool = True, dataset=None, group=None):
         self.cfg, self.run_dir = cfg, Path(run_dir)
-        self.progress, self.tensorboard = progress, tensorboard
-        self.device = resolve_device(cfg.train.device)
+        self.group = group if group is not None else current_group(cfg.train.device)
+        main = self.group.is_main
+        self.progress, self.tensorboard = progress and main, tensorboard and main
+        self.device = resolve_device(cfg.train.device, self.group.local_rank if self.group.active else None)
         self.dataset = dataset if dataset is not None else build_dataset(cfg.data)
         self.info = DataInfo.of(self.dataset)
+        self._lock, self._replaced = None, None
         if resume:
-            self._check_resumable()
+            self.group.on_main(self._check_resumable)
 
         torch.manual_seed(cfg.train.seed)
         if not resume:  # a run written before a component declared its options still resumes
@@ -128,6 +140,14 @@ class Trainer:
         self.objective = build_objective(cfg.objective, cfg.tricks.label_smoothing)
         check_training_fits(cfg, self.info, self.objective)
         self.recipe = build_recipe(cfg, self.info, self.objective).to(self.device)
+        self.recipe.set_world(self.group.world)
+        if self.group.active:
+            if self.device.type == "cuda":  # batch statistics over the global batch (no CPU kernel exists)
+                for name in list(self.recipe.nets):
+                    self.recipe.nets[name] = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.recipe.nets[name])
+            self.group.broadcast_modules(self.recipe)
+            if self.group.rank > 0:  # each rank its own latents, labels and augmentations
+                torch.manual_seed(cfg.train.seed + RANK_SEED_OFFSET * self.group.rank)
         if self.recipe.sampling().source != "latent":
             if cfg.train.eval_every is not None:
                 raise ConfigError("train.eval_every scores samples drawn from latents, but this run translates images; "
@@ -159,17 +179,17 @@ class Trainer:
             self.ema = torch.nn.ModuleDict({g: copy.deepcopy(self.recipe.nets[g]) for g in self.recipe.generators})
             self.ema.requires_grad_(False)
         self.stream = self.dataset.stream(cfg.train.batch_size, cfg.train.seed, self.device)
+        if self.group.active:  # the same global batches on every rank; each keeps its own rows
+            self.stream = ShardedStream(self.stream, self.group.rank, self.group.world)
         self.skipped = {name: 0 for name in self.optimizers}  # non-finite updates skipped (train.skip_nonfinite)
-        # Only now, with the whole config proven buildable, is the run directory touched.
-        self._lock, self._replaced = prepare_run_dir(self.run_dir, resume, overwrite)
+        # Only now, with the whole config proven buildable, is the run directory touched (by rank 0 alone).
+        self._lock, self._replaced = self.group.on_main(prepare_run_dir, self.run_dir, resume, overwrite) or (None, None)
         try:
             self.step = 0
             if resume:
-                remove_stale_temporaries(self.run_dir)
-                ckpt.tidy(self.run_dir / "checkpoints")
                 self._load_checkpoint()
             # the resolved config, overrides given with --resume included: a later plain --resume keeps them
-            write_text(self.run_dir / "config.yaml", cfg.to_yaml())
+            self.group.on_main(write_text, self.run_dir / "config.yaml", cfg.to_yaml())
         except BaseException:
             self._abandon()
             raise
@@ -200,7 +220,8 @@ class Trainer:
 
     def close(self) -> None:
         """Release the run directory's lock (``fit`` does this when it returns)."""
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
 
     def __enter__(self) -> "Trainer":
         return self
@@ -215,7 +236,12 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         """Write checkpoints/last.* (kill-safe, see :mod:`gankit.train.checkpoint`); refuse, keeping the last
-        good checkpoint, when any weight, EMA weight or optimiser state is NaN or infinite."""
+        good checkpoint, when any weight, EMA weight or optimiser state is NaN or infinite. Every rank takes
+        part (each gives its RNG state); rank 0 writes."""
+        rngs = self.group.gather_object(ckpt.rng_state())
+        self.group.on_main(self._write_checkpoint, rngs)
+
+    def _write_checkpoint(self, rngs: list) -> None:
         d = self.run_dir / "checkpoints"
         state = {
             "step": self.step,
@@ -223,7 +249,9 @@ class Trainer:
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "objective": self.objective.state_dict(),
             "stream": self.stream.state_dict(),
-            "rng": ckpt.rng_state(),
+            "rng": rngs[0],
+            "world": self.group.world,  # a multi-process run resumes with as many processes
+            "rank_rng": rngs,
             "skipped": dict(self.skipped),
             "recipe": self.recipe.extra_state(),
         }
@@ -261,10 +289,23 @@ class Trainer:
                 self.ema.eval()
             ckpt.set_rng_state(rng)
 
-    def _load_checkpoint(self) -> None:
+    def _read_checkpoint(self) -> tuple:
         d = self.run_dir / "checkpoints"
+        remove_stale_temporaries(self.run_dir)
+        ckpt.tidy(d)
         nets, ema, step, _ = ckpt.read_weights(d)
         state = ckpt.read_trainer_state(d, step)
+        world = int(state.get("world", 1))
+        if world != self.group.world:
+            how = f"torchrun --nproc-per-node {world} -m gankit train" if world > 1 else "gankit train (one process)"
+            raise CheckpointError(f"{self.run_dir} was trained by {world} process(es) and cannot resume with "
+                                  f"{self.group.world} exactly; resume it with: {how} --resume {self.run_dir}")
+        return dict(nets), (dict(ema) if ema is not None else None), step, state
+
+    def _load_checkpoint(self) -> None:
+        d = self.run_dir / "checkpoints"
+        loaded = self.group.on_main(self._read_checkpoint)
+        nets, ema, step, state = self.group.broadcast_object(loaded) if self.group.active else loaded
         try:
             self.recipe.nets.load_state_dict(self.recipe.upgrade_weights(dict(nets)))
             if self.ema is not None:
@@ -275,7 +316,7 @@ class Trainer:
                 s.load_state_dict(state["schedulers"][k])
             self.objective.load_state_dict(state["objective"])
             self.stream.load_state_dict(state["stream"])
-            ckpt.set_rng_state(state["rng"])
+            ckpt.set_rng_state(state["rank_rng"][self.group.rank] if self.group.active else state["rng"])
         except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as e:
             reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
             raise CheckpointError(
@@ -301,11 +342,17 @@ class Trainer:
         with self.autocast:
             loss, phase_logs = self.recipe.loss(phase.name, batch)
         loss = loss.float() * phase.gain if phase.gain != 1.0 else loss.float()
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(
-                f"{phase.name} loss became {loss.item()} at step {self.step + 1}; the last good checkpoint in "
-                f"{self.run_dir / 'checkpoints'} is kept; try a lower optim.{phase.optimizer}.lr or a penalty")
-        loss.backward()
+        if not self.group.active:
+            if not torch.isfinite(loss):
+                self._diverged(phase, f"loss became {loss.item()}")
+            loss.backward()
+        else:
+            if torch.isfinite(loss):  # a rank with a non-finite loss skips its backward; the reduce tells all
+                loss.backward()
+            try:
+                self.group.average_gradients([p for g in opt.param_groups for p in g["params"]], loss)
+            except TrainingDiverged as e:
+                self._diverged(phase, str(e).replace("the loss", "loss", 1))
         params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
         grads = [p.grad for p in params]
         norm = torch.nn.utils.get_total_norm(grads)
@@ -330,9 +377,16 @@ class Trainer:
         opt.step()
         # the objective's after-step hook, for every recipe alike (WGAN's clipping, BEGAN's k_t)
         for objective, critics in self.recipe.critic_objectives(phase):
+            if self.group.active:
+                objective.sync(self.group.average)
             objective.after_d_step(critics)
         self.recipe.after_update(phase.name)
         logs.update(phase_logs)
+
+    def _diverged(self, phase, what: str):
+        raise TrainingDiverged(
+            f"{phase.name} {what} at step {self.step + 1}; the last good checkpoint in "
+            f"{self.run_dir / 'checkpoints'} is kept; try a lower optim.{phase.optimizer}.lr or a penalty")
 
     def _is_log_step(self, step: int) -> bool:
         return step % self.cfg.train.log_every == 0 or step == self.cfg.train.steps
@@ -404,7 +458,7 @@ class Trainer:
         logs.update({f"lr/{k}": o.param_groups[0]["lr"] for k, o in self.optimizers.items()})  # as used this step
         for s in self.schedulers.values():
             s.step()
-        if self.ema is not None:
+        if self.ema is not None and self.group.is_main:  # only rank 0 draws samples and saves the average
             self._update_ema()
         self.step += 1
         return logs
@@ -479,15 +533,18 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------------
     def fit(self):
+        """Train to ``train.steps``; returns the :class:`~gankit.run.Run` (None on ranks other than 0)."""
         from ..run import Run
         from .progress import progress_bar
 
-        cfg = self.cfg.train
+        cfg, group = self.cfg.train, self.group
+        main = group.is_main
         if self.step >= cfg.steps:  # a finished run resumed as it is: nothing to train, nothing to log again
             self.close()
-            return Run(self.run_dir)
+            return Run(self.run_dir) if main else None
+        logger = None
         try:
-            logger = MetricsLogger(self.run_dir, self.step, self.tensorboard)
+            logger = group.on_main(MetricsLogger, self.run_dir, self.step, self.tensorboard)
         except BaseException:
             self._abandon()
             raise
@@ -500,30 +557,33 @@ class Trainer:
                     self._started()
                     bar.update(1)
                     label = self.recipe.milestone(self.step)
-                    if label is not None:
+                    if label is not None and main:
                         self.save_milestone(label)
                     if self._is_log_step(self.step):
-                        values = {k: float(v) for k, v in logs.items()}
+                        values = group.mean_scalars({k: float(v) for k, v in logs.items()})
                         values["time"] = time.perf_counter() - t0
-                        logger.log(self.step, values)
+                        if main:
+                            logger.log(self.step, values)
                         bar.set_postfix(_postfix(values), refresh=False)
-                    if self.step % cfg.sample_every == 0 and self.step < cfg.steps:
+                    if self.step % cfg.sample_every == 0 and self.step < cfg.steps and main:
                         self.save_samples(f"step_{self.step:07d}", logger)
                     evaluating = cfg.eval_every is not None and self.step % cfg.eval_every == 0
                     if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps or evaluating:
                         self.save_checkpoint()
                     if evaluating:
-                        self.evaluate(logger)
-                    if stop.requested:
+                        group.on_main(self.evaluate, logger)
+                    if group.any(stop.requested):  # every rank stops after the same step
                         self.save_checkpoint()
                         self.interrupted = True
-                        bar.write(f"stopped at step {self.step}; resume with: gankit train --resume {self.run_dir}")
+                        if main:
+                            bar.write(f"stopped at step {self.step}; resume with: gankit train --resume {self.run_dir}")
                         break
-            if not self.interrupted:
+            if not self.interrupted and main:
                 self.save_samples("final", logger)
                 if (self.run_dir / "samples" / "milestones.safetensors").exists():
                     self.save_milestone("final")
-            plot_losses(logger.rows, self.run_dir / "losses.png")
+            if main:
+                plot_losses(logger.rows, self.run_dir / "losses.png")
         except BaseException:
             if self._replaced is not None:  # failed before its first step: the replaced run comes back
                 logger.close()
@@ -531,8 +591,11 @@ class Trainer:
             raise
         finally:
             bar.close()
-            logger.close()
+            if logger is not None:
+                logger.close()
             self.close()
+        if not main:
+            return None
         run = Run(self.run_dir)
         if not self.interrupted:
             self.report_quality(run)
