@@ -3,6 +3,8 @@ the other). ``study.json`` holds the settings; the storage (SQLite by default) h
 from __future__ import annotations
 
 import json
+import random
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -129,11 +131,38 @@ def storage_for(url: str):
         retry = {"heartbeat_stale_trial_callback": storages.RetryHeartbeatStaleTrialCallback(max_retry=3)}
     else:
         retry = {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=3)}
-    try:
-        return storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, **retry)
-    except Exception as e:  # SQLAlchemy raises many kinds; the message names the cause
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise GankitError(f"cannot open the study storage {url!r}: {reason}") from None
+    for attempt in range(10):
+        try:
+            return storages.RDBStorage(_with_driver(url), heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, **retry)
+        except Exception as e:  # SQLAlchemy raises many kinds; the message names the cause
+            if attempt < 9 and _lost_creation_race(e):
+                time.sleep(0.2 + 0.3 * random.random())  # another worker is creating the tables: open them after it
+                continue
+            raise _storage_error(url, e) from None
+
+
+def _storage_error(url: str, e: Exception) -> GankitError:
+    if "Failed to import DB access module" in str(e):  # Optuna's words for a missing database driver
+        hint = " pip install -e '.[postgres]' (psycopg 3)" if url.startswith("postgres") else " the URL's driver"
+        return GankitError(f"cannot open the study storage {url!r}: its database driver is not installed; install{hint}")
+    reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return GankitError(f"cannot open the study storage {url!r}: {reason}")
+
+
+def _lost_creation_race(e: Exception) -> bool:
+    """Two workers that open a new database at once both create Optuna's tables; on PostgreSQL the slower one
+    fails with a duplicate type or key. It only has to open the tables the other one made."""
+    text = str(e)
+    return any(w in text for w in ("already exists", "DuplicateObject", "UniqueViolation", "duplicate key"))
+
+
+def _with_driver(url: str) -> str:
+    """``postgresql://`` as ``postgresql+psycopg://``: the driver the ``postgres`` extra installs (psycopg 3), whatever
+    SQLAlchemy's default for the bare scheme is (psycopg2 before SQLAlchemy 2.1)."""
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare):]
+    return url
 
 
 def trial_config(settings: StudySettings, objective: str, params: list[str], seed: int):

@@ -39,7 +39,7 @@ from ..errors import ConfigError, GankitError, TrainingDiverged
 #: rank r > 0 reseeds its global RNG with train.seed + r * RANK_SEED_OFFSET once the weights are built
 RANK_SEED_OFFSET = 3_000_017
 #: how long a collective waits for a rank that stopped answering before it fails (``GANKIT_DIST_TIMEOUT``)
-DEFAULT_TIMEOUT_S = 600
+DEFAULT_TIMEOUT_S = 1800
 
 
 class Group:
