@@ -185,3 +185,31 @@ def test_ctrl_c_stops_every_rank_after_the_same_step_with_a_checkpoint(tmp_path)
     step = weights(run)[0]
     assert 0 < step < 100000, out[-2000:]
     assert f"stopped at step {step}" in out
+
+
+def test_periodic_evaluation_scores_the_samples_of_every_rank_as_one_process_would(tmp_path):
+    """Each rank draws and embeds its chunks of the evaluation samples; rank 0 joins the features in order, so the
+    scores equal `gankit eval` of the same checkpoint in one process."""
+    from gankit.metrics.evaluate import fake_images, fake_share, join_shares
+    from gankit.run import Run
+
+    run = tmp_path / "run"
+    overrides = SMALL + ["train.steps=10", "train.checkpoint_every=10", "train.seed=5", "train.eval_every=10",
+                         "train.eval_metrics=fid,kid", "train.eval_n=1200", "train.eval_backbone=classifier:mnist5k"]
+    done = torchrun(["--config", "mnist-dcgan", "--run-dir", str(run), "--no-progress", *overrides], run)
+    assert done.returncode == 0, done.stdout + done.stderr
+    shared = json.loads(next((run / "eval").glob("step_0000010_*.json")).read_text())["scores"]
+
+    from gankit.metrics.evaluate import evaluate_run
+
+    alone = evaluate_run(Run(run), ("fid", "kid"), n=1200, backbone="classifier:mnist5k", seed=5)["scores"]
+    assert shared.keys() == alone.keys()
+    assert {"fid_classifier_mnist5k", "kid_classifier_mnist5k", "classes"} <= alone.keys()
+    for k, v in alone.items():
+        if isinstance(v, float):
+            assert abs(shared[k] - v) <= 1e-4 * max(1.0, abs(v)), (k, shared[k], v)
+        else:
+            assert shared[k] == v, k
+    # the ranks' chunks (0 and 1000 on rank 0, 500 on rank 1) are exactly the one-process samples
+    images, (features, _) = join_shares([fake_share(Run(run), 1200, 5, "classifier:mnist5k", r, 2) for r in (0, 1)])
+    assert torch.equal(images, fake_images(Run(run), 1200, 5)) and features.shape[0] == 1200

@@ -165,19 +165,23 @@ def parzen_of(data_cfg, split: str, fake: torch.Tensor) -> dict:
 
 
 def feature_scores(data_cfg, split, fake, metrics, n, backbone, resize, knn_max, progress, protocol,
-                   inception_protocol=None, fake_identity: Optional[str] = None) -> dict:
+                   inception_protocol=None, fake_identity: Optional[str] = None, fake_features=None) -> dict:
     """FID, KID, IS, precision/recall and density/coverage on one backbone's features; adds what it used to
     ``protocol``. ``fake_identity`` names the samples exactly (run, step, seed, n): their features are then
-    extracted through saved chunks too, so an interrupted evaluation resumes."""
+    extracted through saved chunks too, so an interrupted evaluation resumes. ``fake_features``: the samples'
+    (features, outputs) already extracted on this backbone (by the ranks of a multi-process run)."""
     bb = build_backbone(backbone, input_size=resize, protocol=inception_protocol)
     real_f, _, n_real = real_features(data_cfg, split, bb, n, progress)
-    parts = None
-    if fake_identity is not None:
-        key = hashlib.sha256(json.dumps([fake_identity, bb.name, bb.input_size, bb.protocol]).encode()).hexdigest()
-        parts = cache_dir().parent / "features" / f"samples-{key[:24]}.parts"
-    fake_f, fake_p = extract_all(bb, fake, progress=progress, parts=parts)
-    if parts is not None:
-        remove_chunks(parts)
+    if fake_features is not None:
+        fake_f, fake_p = fake_features
+    else:
+        parts = None
+        if fake_identity is not None:
+            key = hashlib.sha256(json.dumps([fake_identity, bb.name, bb.input_size, bb.protocol]).encode()).hexdigest()
+            parts = cache_dir().parent / "features" / f"samples-{key[:24]}.parts"
+        fake_f, fake_p = extract_all(bb, fake, progress=progress, parts=parts)
+        if parts is not None:
+            remove_chunks(parts)
     sfx, scores = _suffix(bb), {}
     if "fid" in metrics:
         scores[f"fid{sfx}"] = frechet_distance(*feature_stats(real_f), *feature_stats(fake_f))
@@ -203,10 +207,34 @@ def feature_scores(data_cfg, split, fake, metrics, n, backbone, resize, knn_max,
     return scores
 
 
-def fake_images(run, n: int, seed: int, batch: int = 500) -> torch.Tensor:
+#: the samples of an evaluation are drawn in chunks of this many, chunk k from seed + SAMPLE_CHUNK * k
+SAMPLE_CHUNK = 500
+
+
+def fake_images(run, n: int, seed: int, batch: int = SAMPLE_CHUNK) -> torch.Tensor:
     """``n`` samples as uint8 (N, C, H, W), quantised as a saved PNG would be: one byte per value, so that
     50,000 samples fit, and scores of a run equal the scores of its samples saved as files."""
     return torch.cat([quantise(run.sample(min(batch, n - i), seed=seed + i)) for i in range(0, n, batch)])
+
+
+def fake_share(run, n: int, seed: int, backbone: str, rank: int, world: int, resize: int | None = None,
+               inception_protocol: str | None = None) -> list:
+    """One rank's part of the samples of :func:`fake_images` (chunks rank, rank + world, ...) with their features
+    on ``backbone``: [(first index, uint8 images, (features, outputs))]. :func:`join_shares` puts the ranks' parts
+    back in order, so a multi-process evaluation scores exactly the samples of a one-process one."""
+    bb = build_backbone(backbone, input_size=resize, protocol=inception_protocol)
+    share = []
+    for start in list(range(0, n, SAMPLE_CHUNK))[rank::world]:
+        images = quantise(run.sample(min(SAMPLE_CHUNK, n - start), seed=seed + start))
+        share.append((start, images, extract_all(bb, images)))
+    return share
+
+
+def join_shares(shares: list) -> tuple:
+    """(images, (features, outputs)) of every rank's :func:`fake_share`, in sample order."""
+    parts = sorted((part for share in shares for part in share), key=lambda part: part[0])
+    return (torch.cat([p[1] for p in parts]),
+            (np.concatenate([p[2][0] for p in parts]), np.concatenate([p[2][1] for p in parts])))
 
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:
@@ -224,7 +252,9 @@ def extract_all(backbone, images: torch.Tensor, progress: bool = False,
 
 def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effnet-lite0", seed: int = 0,
                  knn_max: int = 5000, progress: bool = False, resize: int | None = None,
-                 inception_protocol: str | None = None) -> dict:
+                 inception_protocol: str | None = None, fakes: Optional[tuple] = None) -> dict:
+    """Score ``run`` (see the module's doc). ``fakes``: the samples and their features on ``backbone`` already
+    drawn and extracted (:func:`join_shares`), as the same ``n`` and ``seed`` would give them."""
     unknown = [m for m in metrics if m not in ALL_METRICS]
     if unknown:
         raise GankitError(f"unknown metric {unknown[0]!r}; choose from {', '.join(ALL_METRICS)}")
@@ -241,7 +271,7 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
         return {"step": run.step, "scores": scores, "protocol": {"n_fake": 2500, "criterion": "3 std"}}
 
     split = "test" if cfg.data.name in ("mnist5k", "fashion-mnist", "digits") else cfg.data.split
-    fake = fake_images(run, n, seed)
+    fake = fakes[0] if fakes is not None else fake_images(run, n, seed)
     scores, protocol = {}, {"n_fake": len(fake), "reference": f"{cfg.data.name}:{split}", "seed": seed}
     if "parzen" in metrics:
         scores.update(parzen_of(cfg.data, split, to_unit(fake)))
@@ -266,7 +296,8 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
         stamp = [weights.stat().st_size, weights.stat().st_mtime_ns] if weights.exists() else None
         identity = json.dumps([str(run.path.resolve()), run.step, seed, len(fake), stamp, run.config.to_yaml()])
         scores.update(feature_scores(cfg.data, split, fake, metrics, n, backbone, resize, knn_max, progress, protocol,
-                                     inception_protocol, fake_identity=identity))
+                                     inception_protocol, fake_identity=identity,
+                                     fake_features=fakes[1] if fakes is not None else None))
     if run.info.num_classes:
         try:
             clf = build_backbone(f"classifier:{cfg.data.name}")

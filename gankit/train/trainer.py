@@ -503,16 +503,43 @@ class Trainer:
                 self.ema.eval()
 
     # -- periodic evaluation ----------------------------------------------------------------------
-    def evaluate(self, logger: MetricsLogger) -> dict:
-        """Score the checkpoint just saved, log ``eval/<score>``, and copy it to ``best`` when it improves."""
+    def evaluate(self, logger: Optional[MetricsLogger]) -> Optional[dict]:
+        """Score the checkpoint just saved, log ``eval/<score>``, and copy it to ``best`` when it improves. In a
+        multi-process run every rank draws and embeds its share of the samples; rank 0 gathers the features
+        and scores them (returns the report on rank 0, None elsewhere)."""
+        from ..metrics.evaluate import FEATURE_METRICS
+
+        metrics = tuple(m.strip() for m in self.cfg.train.eval_metrics.split(",") if m.strip())
+        fakes = None
+        if self.group.active and self.info.kind == "image" and any(m in FEATURE_METRICS for m in metrics):
+            fakes = self._shared_fakes()
+        return self.group.on_main(self._score, logger, metrics, fakes)
+
+    def _shared_fakes(self) -> Optional[tuple]:
+        """Every rank's share of the evaluation samples with their features, joined on rank 0; None (rank 0 then
+        draws them all) when some rank cannot read rank 0's checkpoint (no shared file system)."""
+        from ..metrics.evaluate import fake_share, join_shares
+        from ..run import Run
+
+        cfg, group = self.cfg.train, self.group
+        weights = self.run_dir / "checkpoints" / ckpt.WEIGHTS
+        stamp = [weights.stat().st_size, weights.stat().st_mtime_ns] if weights.exists() else None
+        if group.any(stamp != group.broadcast_object(stamp)):
+            return None
+        rng = ckpt.rng_state()  # evaluation must not move the training RNG: resume stays exact
+        share = fake_share(Run(self.run_dir), cfg.eval_n, cfg.seed, cfg.eval_backbone, group.rank, group.world)
+        ckpt.set_rng_state(rng)
+        shares = group.gather_object(share)
+        return join_shares(shares) if group.is_main else None
+
+    def _score(self, logger: MetricsLogger, metrics: tuple, fakes: Optional[tuple]) -> dict:
         from ..metrics.evaluate import evaluate_run, write_report
         from ..run import Run
 
         cfg = self.cfg.train
         rng = ckpt.rng_state()  # evaluation must not move the training RNG: resume stays exact
         run = Run(self.run_dir)
-        metrics = tuple(m.strip() for m in cfg.eval_metrics.split(",") if m.strip())
-        report = evaluate_run(run, metrics, n=cfg.eval_n, backbone=cfg.eval_backbone, seed=cfg.seed)
+        report = evaluate_run(run, metrics, n=cfg.eval_n, backbone=cfg.eval_backbone, seed=cfg.seed, fakes=fakes)
         ckpt.set_rng_state(rng)
         write_report(run, report)
         flat = {k: float(v) for k, v in report["scores"].items() if isinstance(v, (int, float))}
@@ -571,7 +598,7 @@ class Trainer:
                     if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps or evaluating:
                         self.save_checkpoint()
                     if evaluating:
-                        group.on_main(self.evaluate, logger)
+                        self.evaluate(logger)
                     if group.any(stop.requested):  # every rank stops after the same step
                         self.save_checkpoint()
                         self.interrupted = True
