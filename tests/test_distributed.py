@@ -213,3 +213,18 @@ def test_periodic_evaluation_scores_the_samples_of_every_rank_as_one_process_wou
     # the ranks' chunks (0 and 1000 on rank 0, 500 on rank 1) are exactly the one-process samples
     images, (features, _) = join_shares([fake_share(Run(run), 1200, 5, "classifier:mnist5k", r, 2) for r in (0, 1)])
     assert torch.equal(images, fake_images(Run(run), 1200, 5)) and features.shape[0] == 1200
+
+
+def test_a_stateful_objective_stays_equal_on_every_rank(tmp_path):
+    """BEGAN's k_t follows each D step's losses; the ranks see different shards, so only the objective's sync hook
+    (the trainer averages its statistics across ranks) keeps their k_t equal."""
+    run, dump = tmp_path / "run", tmp_path / "dump"
+    dump.mkdir()
+    done = torchrun(["--config", "mnist-dcgan", "--run-dir", str(run), "--no-progress", *SMALL, "objective.name=began",
+                     "train.steps=15"], run, env={"DUMP_OBJECTIVE": str(dump)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    states = [torch.load(dump / f"objective{r}.pt") for r in (0, 1)]
+    assert states[0].keys() == states[1].keys() and states[0]
+    for key in states[0]:
+        assert torch.equal(torch.as_tensor(states[0][key]), torch.as_tensor(states[1][key])), key
+    assert float(torch.as_tensor(states[0]["k"])) != 0.0
