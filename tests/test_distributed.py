@@ -105,6 +105,7 @@ def test_two_processes_take_the_one_process_step_on_the_global_batch(tmp_path):
     assert [r["step"] for r in log] == [5, 10, 15, 20]
 
 
+@pytest.mark.slow  # 25 s: three torchrun launches
 def test_a_run_killed_with_sigkill_resumes_bit_for_bit_and_a_dead_rank_stops_the_other(tmp_path):
     """Rank 1 kills itself (SIGKILL) at step 25; torchrun stops rank 0 within seconds; the checkpoint of step 20 is
     intact, and the resumed run ends with exactly the weights of an uninterrupted 2-process run."""

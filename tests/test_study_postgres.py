@@ -68,6 +68,7 @@ def test_two_workers_share_a_postgresql_study_like_one_process(cache, tmp_path, 
     assert settings(shared) == settings(trials(single))
 
 
+@pytest.mark.slow  # 35 s: a study killed mid-trial, restarted, and a reference study
 def test_a_worker_killed_mid_trial_and_restarted_at_once_retries_that_setting(cache, tmp_path, database):  # noqa: F811
     from gankit.study.runner import GRACE_S
 

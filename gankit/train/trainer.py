@@ -142,9 +142,6 @@ class Trainer:
         self.recipe = build_recipe(cfg, self.info, self.objective).to(self.device)
         self.recipe.set_world(self.group.world)
         if self.group.active:
-            if self.device.type == "cuda":  # batch statistics over the global batch (no CPU kernel exists)
-                for name in list(self.recipe.nets):
-                    self.recipe.nets[name] = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.recipe.nets[name])
             self.group.broadcast_modules(self.recipe)
             if self.group.rank > 0:  # each rank its own latents, labels and augmentations
                 torch.manual_seed(cfg.train.seed + RANK_SEED_OFFSET * self.group.rank)
@@ -178,6 +175,12 @@ class Trainer:
         if cfg.train.ema_decay > 0:
             self.ema = torch.nn.ModuleDict({g: copy.deepcopy(self.recipe.nets[g]) for g in self.recipe.generators})
             self.ema.requires_grad_(False)
+        if self.group.active and self.device.type == "cuda":
+            # batch statistics over the global batch (SyncBatchNorm has no CPU kernel). It keeps the parameter
+            # objects, so the optimisers built above still hold them; the EMA copy (used by rank 0 alone) keeps
+            # plain batch norm, so re-estimating its statistics never waits for the other ranks.
+            for name in list(self.recipe.nets):
+                self.recipe.nets[name] = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.recipe.nets[name])
         self.stream = self.dataset.stream(cfg.train.batch_size, cfg.train.seed, self.device)
         if self.group.active:  # the same global batches on every rank; each keeps its own rows
             self.stream = ShardedStream(self.stream, self.group.rank, self.group.world)
