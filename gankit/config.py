@@ -428,8 +428,10 @@ def load_config(preset: Optional[str] = None, overrides: Optional[list[str] | di
     """
     values = preset_values(preset) if preset is not None else {}
     if overrides:
+        from .recipes.options import drop_settings_of_replaced_components
+
         extra = parse_overrides(overrides) if isinstance(overrides, (list, tuple)) else overrides
-        values = _deep_update(values, extra)
+        values = _deep_update(drop_settings_of_replaced_components(values, extra), extra)
     try:
         cfg = _build(Config, values)
     except ConfigError as e:

@@ -150,3 +150,22 @@ def test_a_new_family_adds_its_settings_from_its_own_module(capsys, tmp_path):
         assert "growth.fade_images = 600000" in capsys.readouterr().out
     finally:
         SECTIONS.pop("growth")
+
+
+def test_an_override_that_replaces_a_component_drops_the_presets_settings_of_the_old_one():
+    """mnist-dcgan-fc sets g.fc / d.fc, which only the DCGAN family reads: g.name=mlp takes the MLP with its own
+    defaults (g.fc goes, d.fc stays), a setting the user gives is still checked, and a recipe switch drops the
+    sections the old recipe owned."""
+    from gankit.recipes.options import check_settings_are_read
+
+    cfg = load_config("mnist-dcgan-fc", ["g.name=mlp"])
+    assert (cfg.g.name, cfg.g.fc, cfg.d.fc, cfg.g.width) == ("mlp", 0, 256, 32)
+    check_settings_are_read(cfg)
+    with pytest.raises(ConfigError, match="g.fc is read by network 'dcgan', not by g.name = mlp"):
+        check_settings_are_read(load_config("mnist-dcgan-fc", ["g.name=mlp", "g.fc=12"]))
+    progan = load_config("mnist-progan", ["recipe=unconditional", "g.name=dcgan", "d.name=dcgan"])
+    check_settings_are_read(progan)
+    assert progan.progan.stable_images == load_config(None, []).progan.stable_images  # the section's defaults
+    began = load_config("mnist-dcgan-fc", ["objective.name=began", "objective.gamma=0.7"])
+    assert began.objective.gamma == 0.7
+    assert load_config("mnist-dcgan-fc", []).g.fc == 256  # no override, nothing dropped
