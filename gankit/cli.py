@@ -13,7 +13,7 @@ from pathlib import Path
 from .config import MAX_SEED
 from .errors import GankitError
 
-DEFAULT_PRESET = "mnist-dcgan"
+DEFAULT_PRESET = "mnist-dcgan-fc"
 
 
 def _train(args) -> int:
@@ -394,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="gankit", description="Train, sample and explore GANs, offline.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a preset (default: mnist-dcgan) with key=value overrides")
+    t = sub.add_parser("train", help="train a preset (default: mnist-dcgan-fc) with key=value overrides")
     t.add_argument("overrides", nargs="*", help="config overrides such as train.steps=500 optim.d.type=sgd")
     t.add_argument("--config", "-c", help="preset name (see `gankit list`) or a YAML file")
     t.add_argument("--name", help="run name (default: the preset's name)")

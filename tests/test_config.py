@@ -88,7 +88,7 @@ def test_defaults_are_a_valid_config():
     (["g.blocks=3"], "g.blocks is read by network 'resnet-translator' / 'unet', not by g.name = dcgan"),
     (["cond.categorical=5"], "cond.categorical is read by recipe 'infogan', not by this run's recipe 'unconditional'"),
     (["translate.l1_weight=7"], "translate.l1_weight is read by recipe 'pix2pix'"),
-    (["objective.margin=3"], "objective.margin is read by objective 'ebgan', not by this run's objective 'ns'"),
+    (["objective.margin=3"], "objective.margin is read by objective 'ebgan', not by this run's objective 'hinge'"),
     (["objective.name=wgan-gp", "objective.clip=0.1"], "objective.clip is read by objective"),
     (["d.name=patchgan", "d.minibatch_std=true"], "d.minibatch_std is read by the discriminator of network"),
     (["g.minibatch_std=true"], "read by discriminators only; did you mean d.minibatch_std?"),
@@ -169,3 +169,4 @@ def test_an_override_that_replaces_a_component_drops_the_presets_settings_of_the
     began = load_config("mnist-dcgan-fc", ["objective.name=began", "objective.gamma=0.7"])
     assert began.objective.gamma == 0.7
     assert load_config("mnist-dcgan-fc", []).g.fc == 256  # no override, nothing dropped
+    assert load_config("mnist-dcgan-fc", ["recipe=vae"]).objective.name == "ns"  # no critic: the preset's hinge goes

@@ -135,6 +135,8 @@ def drop_settings_of_replaced_components(preset: dict, overrides: dict) -> dict:
     if new is not None and old in RECIPES and RECIPES.canonical(new) != RECIPES.canonical(old):
         _drop(out, RECIPES.get(old).options, set(RECIPES.get(new).options) if new in RECIPES else set(),
               overrides, "recipe", old)
+        if new in RECIPES and not RECIPES.get(new).critics and "objective" not in overrides:
+            out.pop("objective", None)  # a recipe without a critic (the VAE) reads no adversarial objective
     return out
 
 
