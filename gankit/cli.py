@@ -500,8 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="FID, KID, IS, precision/recall, density/coverage of a run (JSON in RUN/eval)")
     e.add_argument("run")
     e.add_argument("--metrics", default="fid,kid,is,pr,dc",
-                   help="comma-separated, from fid, kid, is, pr, dc (on a backbone's features) and parzen, swd, "
-                        "ms_ssim (on the pixels); default fid,kid,is,pr,dc")
+                   help="comma-separated, from fid, kid, is, pr, dc (on a backbone's features), parzen, swd, "
+                        "ms_ssim (on the pixels) and ppl_z, ppl_w (perceptual path length in Z / W, with --n pairs); "
+                        "default fid,kid,is,pr,dc")
     e.add_argument("--n", type=_bounded(2, 2**31 - 1), default=10000, help="samples per side (default 10000)")
     e.add_argument("--backbone", default="effnet-lite0")
     e.add_argument("--seed", type=SEED, default=0)

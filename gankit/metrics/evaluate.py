@@ -31,7 +31,7 @@ from .manifold import density_coverage, precision_recall
 from .parzen import parzen_score, split_reference, unit_pixels
 from .scores import inception_score, kernel_inception_distance
 
-from .names import ALL_METRICS, PIXEL_METRICS  # noqa: E402,F401  (ALL_METRICS re-exported)
+from .names import ALL_METRICS, PATH_METRICS, PIXEL_METRICS  # noqa: E402,F401  (ALL_METRICS re-exported)
 
 
 def _suffix(backbone) -> str:
@@ -271,8 +271,11 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
         return {"step": run.step, "scores": scores, "protocol": {"n_fake": 2500, "criterion": "3 std"}}
 
     split = "test" if cfg.data.name in ("mnist5k", "fashion-mnist", "digits") else cfg.data.split
+    scores, protocol = {}, {"n_fake": n, "reference": f"{cfg.data.name}:{split}", "seed": seed}
+    if all(m in PATH_METRICS for m in metrics):  # path lengths draw their own pairs of codes
+        return {"step": run.step, "scores": _path_lengths(run, metrics, n, seed, protocol), "protocol": protocol}
     fake = fakes[0] if fakes is not None else fake_images(run, n, seed)
-    scores, protocol = {}, {"n_fake": len(fake), "reference": f"{cfg.data.name}:{split}", "seed": seed}
+    scores.update(_path_lengths(run, metrics, n, seed, protocol))
     if "parzen" in metrics:
         scores.update(parzen_of(cfg.data, split, to_unit(fake)))
         protocol["parzen"] = "Gaussian window on [0, 1] pixels, sigma best on one half of the reference, scored on the other"
@@ -315,9 +318,23 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
     return {"step": run.step, "scores": scores, "protocol": protocol}
 
 
+def _path_lengths(run, metrics, n: int, seed: int, protocol: dict) -> dict:
+    """ppl_z / ppl_w among ``metrics`` (:mod:`gankit.metrics.ppl`); what they measured goes into ``protocol``."""
+    from .ppl import perceptual_path_length
+
+    scores = {}
+    for m in (m for m in metrics if m in PATH_METRICS):
+        space = m.split("_")[1]
+        scores[m] = perceptual_path_length(run, space, n=n, seed=seed)
+        protocol[m] = (f"perceptual path length in {space.upper()} over {n} pairs, end sampling, eps 1e-4, 1-99 % "
+                       "of the distances kept; EfficientNet-Lite0 perceptual distance, not the paper's LPIPS")
+    return scores
+
+
 def write_report(run, report: dict) -> Path:
     protocol = report["protocol"]
-    name = protocol.get("backbone", "pixels" if any(m in protocol for m in PIXEL_METRICS) else "modes")
+    name = protocol.get("backbone", "pixels" if any(m in protocol for m in PIXEL_METRICS)
+                        else "paths" if any(m in protocol for m in PATH_METRICS) else "modes")
     path = run.path / "eval" / f"step_{report['step']:07d}_{name}.json"
     write_text(path, json.dumps(report, indent=2))
     return path

@@ -294,6 +294,24 @@ class Recipe(nn.Module):
         """G(z) with the given networks (the EMA copy when sampling)."""
         return (nets or self.nets)["g"](z)
 
+    #: the latent spaces :meth:`path_point` walks in: "z", G's input; a recipe with a mapping network adds "w"
+    latent_spaces: tuple = ("z",)
+
+    def path_point(self, code_a: torch.Tensor, code_b: torch.Tensor, t: torch.Tensor, space: str = "z",
+                   nets: Optional[nn.ModuleDict] = None) -> torch.Tensor:
+        """G's image at fraction ``t`` (N, 1) of the way from ``code_a`` to ``code_b`` in ``space``, for the perceptual
+        path length (Karras et al. 2019, sec. 4.2). In Z the path is spherical (slerp) over the columns of the
+        code's part named "z"; every other part (a class, a categorical code, a noise image) stays ``code_a``'s."""
+        from .paths import slerp_rows
+
+        if space not in self.latent_spaces:
+            raise ConfigError(f"recipe '{self.cfg.recipe}' has no latent space {space!r}; it has "
+                              f"{', '.join(self.latent_spaces)}")
+        z = next(p for p in self.sampling().parts if p.name == "z").columns
+        code = code_a.clone()
+        code[:, z] = slerp_rows(code_a[:, z], code_b[:, z], t)
+        return self.generate(code, nets)
+
     # -- projection into the latent space (GAN inversion, `gankit project`) -------------------------
     def inversion_start(self, n: int, nets: nn.ModuleDict, generator: torch.Generator) -> tuple[dict, float]:
         """The variables that `gankit project` optimises for ``n`` images, at their starting values, and the spread

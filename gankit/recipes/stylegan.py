@@ -173,6 +173,20 @@ class StyleGAN(Recipe):
         ws = truncate(g.broadcast(g.mapping(z)), g.w_avg, float(truncation), cutoff)
         return g.synthesis(ws, noises if noise == "random" else None).clamp(-1, 1)
 
+    latent_spaces = ("z", "w")
+
+    def path_point(self, code_a, code_b, t, space="z", nets=None):
+        """As the paper measures it (sec. 4.2): in Z, slerp of z; in W, lerp of w = f(z). The noise images are
+        ``code_a``'s at both ends of each step, and the output is not clipped (its small changes are measured)."""
+        from .paths import lerp_rows, slerp_rows
+
+        if space not in self.latent_spaces:
+            return super().path_point(code_a, code_b, t, space, nets)
+        g = (nets or self.nets)["g"]
+        (za, noises), zb = self.split(code_a), self.split(code_b)[0]
+        w = g.mapping(slerp_rows(za, zb, t)) if space == "z" else lerp_rows(g.mapping(za), g.mapping(zb), t)
+        return g.synthesis(g.broadcast(w), noises)
+
     mixes_styles = True
 
     def style_groups(self) -> dict:
