@@ -501,7 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run")
     e.add_argument("--metrics", default="fid,kid,is,pr,dc",
                    help="comma-separated, from fid, kid, is, pr, dc (on a backbone's features), parzen, swd, "
-                        "ms_ssim (on the pixels) and ppl_z, ppl_w (perceptual path length in Z / W, with --n pairs); "
+                        "ms_ssim (on the pixels), ppl_z, ppl_w (perceptual path length in Z / W, with --n pairs) and "
+                        "sep_z, sep_w (linear separability by the dataset's classes); "
                         "default fid,kid,is,pr,dc")
     e.add_argument("--n", type=_bounded(2, 2**31 - 1), default=10000, help="samples per side (default 10000)")
     e.add_argument("--backbone", default="effnet-lite0")

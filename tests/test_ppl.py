@@ -12,6 +12,7 @@ from gankit.cli import main
 from gankit.metrics.ppl import path_lengths, robust_mean
 from gankit.recipes.paths import lerp_rows, slerp_rows
 from gankit.viz import slerp
+from test_study import cache  # noqa: F401  (a digits classifier in a temporary cache)
 
 STYLE = ["recipe=stylegan", "data.name=digits", "data.image_size=16", "latent.dim=8", "stylegan.w_dim=8",
          "stylegan.mapping_layers=2", "stylegan.width=4", "stylegan.max_width=8", "train.batch_size=8",
@@ -100,3 +101,46 @@ def test_eval_reports_both_path_lengths_of_a_stylegan_run_and_refuses_w_elsewher
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "has no latent space 'w'; ppl_w needs one of: ppl_z" in err
     assert main(["eval", str(plain.path), "--metrics", "ppl_z", "--n", "20"]) == 0
+
+
+# -- linear separability --------------------------------------------------------------------------
+def test_conditional_entropy_against_its_definition():
+    from scipy.stats import entropy
+
+    from gankit.metrics.separability import conditional_entropy
+
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 2, 500), rng.integers(0, 3, 500)
+    want = sum((x == v).mean() * entropy(np.bincount(y[x == v], minlength=3)) for v in (0, 1))
+    assert conditional_entropy(y, x) == pytest.approx(want)
+    assert conditional_entropy(x, x) == 0.0
+
+
+def test_separability_is_one_for_hyperplane_labels_and_two_per_attribute_for_noise():
+    """Labels set by which side of a hyperplane a point is on (with a gap of 0.5 around it, so that the soft-margin
+    SVM finds it): every H(Y|X) is 0, exp(0) = 1. Labels drawn independently of the points (2 balanced
+    attributes): about 1 bit each, 2^2 = 4."""
+    from gankit.metrics.separability import separability
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(3000, 6))
+    points = points[np.abs(points[:, 0] - 0.3) > 0.25][:2000]
+    exact = (points[:, 0] > 0.3).astype(int)  # class 1 above the plane x0 = 0.3, class 0 below
+    assert separability(points, exact, 2) == pytest.approx(1.0)
+    noise = rng.integers(0, 2, 2000)
+    assert separability(points, noise, 2) == pytest.approx(4.0, rel=0.03)
+
+
+def test_eval_reports_separability_in_both_spaces_and_w_points_are_the_mapping(tmp_path, cache):  # noqa: F811
+    run = train(load_config(None, [*STYLE, "train.steps=2"]), tmp_path / "style", progress=False, tensorboard=False)
+    from gankit.run import load_run
+
+    loaded = load_run(run.path)
+    recipe, nets = loaded.recipe(), loaded.networks()
+    code = loaded.latent(5, 0)
+    with torch.no_grad():
+        assert torch.equal(recipe.latent_point(code, "w", nets), nets["g"].mapping(recipe.split(code)[0]))
+    assert torch.equal(recipe.latent_point(code, "z", nets), recipe.split(code)[0])
+    assert main(["eval", str(run.path), "--metrics", "sep_z,sep_w", "--n", "200"]) == 0
+    scores = json.loads(next((run.path / "eval").glob("*_paths.json")).read_text())["scores"]
+    assert 1.0 <= scores["sep_z"] <= 2.0**10 and 1.0 <= scores["sep_w"] <= 2.0**10

@@ -319,15 +319,22 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
 
 
 def _path_lengths(run, metrics, n: int, seed: int, protocol: dict) -> dict:
-    """ppl_z / ppl_w among ``metrics`` (:mod:`gankit.metrics.ppl`); what they measured goes into ``protocol``."""
+    """The latent-space scores among ``metrics``: ppl_z / ppl_w (:mod:`gankit.metrics.ppl`) and sep_z / sep_w
+    (:mod:`gankit.metrics.separability`); what they measured goes into ``protocol``."""
     from .ppl import perceptual_path_length
+    from .separability import linear_separability
 
     scores = {}
     for m in (m for m in metrics if m in PATH_METRICS):
-        space = m.split("_")[1]
-        scores[m] = perceptual_path_length(run, space, n=n, seed=seed)
-        protocol[m] = (f"perceptual path length in {space.upper()} over {n} pairs, end sampling, eps 1e-4, 1-99 % "
-                       "of the distances kept; EfficientNet-Lite0 perceptual distance, not the paper's LPIPS")
+        kind, space = m.split("_")
+        if kind == "ppl":
+            scores[m] = perceptual_path_length(run, space, n=n, seed=seed)
+            protocol[m] = (f"perceptual path length in {space.upper()} over {n} pairs, end sampling, eps 1e-4, 1-99 % "
+                           "of the distances kept; EfficientNet-Lite0 perceptual distance, not the paper's LPIPS")
+        else:
+            scores[m] = linear_separability(run, space, n=n, seed=seed)
+            protocol[m] = (f"linear separability in {space.upper()}: {n} samples, the more confident half by the "
+                           f"{run.config.data.name} classifier, each class against the rest, linear SVM, exp(sum H)")
     return scores
 
 

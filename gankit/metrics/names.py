@@ -3,18 +3,19 @@ gankit), so that the config can validate ``train.eval_*`` without importing the 
 from __future__ import annotations
 
 #: the scores ``gankit eval`` and ``train.eval_metrics`` know (parzen, swd and ms_ssim work on the pixels: no backbone)
-ALL_METRICS = ("fid", "kid", "is", "pr", "dc", "parzen", "swd", "ms_ssim", "ppl_z", "ppl_w")
+ALL_METRICS = ("fid", "kid", "is", "pr", "dc", "parzen", "swd", "ms_ssim", "ppl_z", "ppl_w", "sep_z", "sep_w")
 #: the scores computed on the pixels themselves
 PIXEL_METRICS = ("parzen", "swd", "ms_ssim")
-#: the perceptual path lengths in Z and W (StyleGAN's; a fixed offline perceptual distance, no --backbone)
-PATH_METRICS = ("ppl_z", "ppl_w")
+#: scores of the latent space, in Z and W (StyleGAN's): the perceptual path lengths (a fixed offline perceptual
+#: distance) and the linear separability (the dataset's classifier); no --backbone
+PATH_METRICS = ("ppl_z", "ppl_w", "sep_z", "sep_w")
 #: the feature extractors (``--backbone``, ``train.eval_backbone``; ``classifier`` takes ``:DATASET``)
 BACKBONE_NAMES = ("classifier", "effnet-lite0", "inception")
 #: scores (by the start of their name) for which lower is better; every other score is better higher
-LOWER_IS_BETTER = ("fid", "kid", "mode_kl", "swd", "ms_ssim", "ppl")
+LOWER_IS_BETTER = ("fid", "kid", "mode_kl", "swd", "ms_ssim", "ppl", "sep")
 
 
 def higher_is_better(score: str) -> bool:
     """True for IS, precision, recall, density, coverage, modes covered...; False for FID, KID, mode KL, SWD,
-    MS-SSIM (a diversity score: lower is more varied) and the perceptual path lengths."""
+    MS-SSIM (a diversity score: lower is more varied), the perceptual path lengths and the separabilities."""
     return not score.startswith(LOWER_IS_BETTER)

@@ -312,6 +312,13 @@ class Recipe(nn.Module):
         code[:, z] = slerp_rows(code_a[:, z], code_b[:, z], t)
         return self.generate(code, nets)
 
+    def latent_point(self, code: torch.Tensor, space: str = "z", nets: Optional[nn.ModuleDict] = None) -> torch.Tensor:
+        """Where ``code`` lies in ``space`` (the linear separability's input): the code's "z" part in Z."""
+        if space not in self.latent_spaces:
+            raise ConfigError(f"recipe '{self.cfg.recipe}' has no latent space {space!r}; it has "
+                              f"{', '.join(self.latent_spaces)}")
+        return code[:, next(p for p in self.sampling().parts if p.name == "z").columns]
+
     # -- projection into the latent space (GAN inversion, `gankit project`) -------------------------
     def inversion_start(self, n: int, nets: nn.ModuleDict, generator: torch.Generator) -> tuple[dict, float]:
         """The variables that `gankit project` optimises for ``n`` images, at their starting values, and the spread

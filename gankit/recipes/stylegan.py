@@ -187,6 +187,12 @@ class StyleGAN(Recipe):
         w = g.mapping(slerp_rows(za, zb, t)) if space == "z" else lerp_rows(g.mapping(za), g.mapping(zb), t)
         return g.synthesis(g.broadcast(w), noises)
 
+    def latent_point(self, code, space="z", nets=None):
+        """z in Z; w = f(z) in W."""
+        if space != "w":
+            return super().latent_point(code, space, nets)
+        return (nets or self.nets)["g"].mapping(self.split(code)[0])
+
     mixes_styles = True
 
     def style_groups(self) -> dict:
