@@ -428,8 +428,6 @@ def load_config(preset: Optional[str] = None, overrides: Optional[list[str] | di
     """
     values = preset_values(preset) if preset is not None else {}
     if overrides:
-        from .recipes.options import drop_settings_of_replaced_components
-
         extra = parse_overrides(overrides) if isinstance(overrides, (list, tuple)) else overrides
         values = _deep_update(drop_settings_of_replaced_components(values, extra), extra)
     try:
@@ -442,6 +440,66 @@ def load_config(preset: Optional[str] = None, overrides: Optional[list[str] | di
         raise ConfigError(msg) from None
     validate(cfg)
     return cfg
+
+
+def drop_settings_of_replaced_components(preset: dict, overrides: dict) -> dict:
+    """The preset's values without the settings of components that ``overrides`` replace.
+
+    A preset tunes its own networks, objective and recipe: ``mnist-dcgan-fc`` sets ``g.fc``, which only the DCGAN
+    family reads. An override that picks another component (``g.name=mlp``, ``objective.name=wgan-gp``,
+    ``recipe=vae``) replaces that choice, so the preset's settings that belonged to the old component alone go
+    with it (as a config group does in Hydra); settings the user gives are kept, and checked as usual
+    (:func:`gankit.recipes.options.check_settings_are_read`). Returns a new dict; ``preset`` is not changed."""
+    import copy
+
+    NETWORKS, OBJECTIVES, RECIPES = (_registry_for(k) for k in ("networks", "objectives", "recipes"))
+    out = copy.deepcopy(preset)
+    given = lambda section, key: isinstance(overrides.get(section), dict) and key in overrides[section]  # noqa: E731
+
+    def chosen(values: dict, section: str, default: str) -> str:
+        part = values.get(section)
+        return part.get("name", default) if isinstance(part, dict) else default
+
+    defaults = Config()
+    for role in ("g", "d"):
+        old, new = chosen(preset, role, getattr(defaults, role).name), chosen(overrides, role, None)
+        if new is None or NETWORKS.canonical(new) == NETWORKS.canonical(old) or old not in NETWORKS:
+            continue
+        family = NETWORKS.get(old)
+        mine = set(family.options) | (set(family.discriminator_options) if role == "d" else set())
+        if new in NETWORKS:
+            replacement = NETWORKS.get(new)
+            mine -= set(replacement.options) | (set(replacement.discriminator_options) if role == "d" else set())
+        for key in mine:
+            if isinstance(out.get(role), dict) and not given(role, key):
+                out[role].pop(key, None)
+    old, new = chosen(preset, "objective", defaults.objective.name), chosen(overrides, "objective", None)
+    if new is not None and old in OBJECTIVES and OBJECTIVES.canonical(new) != OBJECTIVES.canonical(old):
+        _drop_component_settings(out, OBJECTIVES.get(old).options,
+                                 set(OBJECTIVES.get(new).options) if new in OBJECTIVES else set(), overrides,
+                                 "objective", old)
+    old, new = preset.get("recipe", defaults.recipe), overrides.get("recipe")
+    if new is not None and old in RECIPES and RECIPES.canonical(new) != RECIPES.canonical(old):
+        _drop_component_settings(out, RECIPES.get(old).options,
+                                 set(RECIPES.get(new).options) if new in RECIPES else set(), overrides, "recipe", old)
+        if new in RECIPES and not RECIPES.get(new).critics and "objective" not in overrides:
+            out.pop("objective", None)  # a recipe without a critic (the VAE) reads no adversarial objective
+    return out
+
+
+def _drop_component_settings(out: dict, options, kept: set, overrides: dict, kind: str, old: str) -> None:
+    """Remove from ``out`` the dotted ``options`` of the replaced component (and the sections it owns) that the
+    new one does not read (``kept``) and the overrides do not set."""
+    keys = [k for k in options if k not in kept]
+    keys += [section for section, (_, owner) in SECTIONS.items() if owner == (kind, old)]
+    for key in keys:
+        section, _, name = key.partition(".")
+        part = overrides.get(section)
+        if name:
+            if isinstance(out.get(section), dict) and not (isinstance(part, dict) and name in part):
+                out[section].pop(name, None)
+        elif part is None:
+            out.pop(section, None)
 
 
 def config_from_dict(values: dict) -> Config:

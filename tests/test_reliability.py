@@ -389,7 +389,7 @@ def test_resuming_a_finished_run_adds_no_rows(tmp_path, capsys):
 
 def test_metrics_rewrite_on_resume_is_atomic(tmp_path, capsys, monkeypatch, tiny_overrides):
     run = tmp_path / "r"
-    assert run_cli(capsys, "train", "--run-dir", run, "--no-progress", *tiny_overrides)[0] == 0
+    assert run_cli(capsys, "train", "--config", "mnist-dcgan", "--run-dir", run, "--no-progress", *tiny_overrides)[0] == 0
     before = (run / "metrics.jsonl").read_text()
     real = Path.write_text
 
