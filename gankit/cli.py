@@ -56,6 +56,16 @@ def _train(args) -> int:
         if group.active:  # say which process failed
             raise type(e)(f"rank {group.rank} of {group.world}: {e}") from None
         raise
+    except RuntimeError as e:  # a collective whose peer died (gloo: "Connection closed by peer"; NCCL: a timeout)
+        import torch
+
+        lost = isinstance(e, torch.distributed.DistError) or any(
+            w in str(e) for w in ("Connection closed by peer", "Connection reset by peer", "gloo", "NCCL", "timed out"))
+        if group.active and lost:
+            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise GankitError(f"rank {group.rank} of {group.world}: another rank stopped ({first}); its own message "
+                              "says why; resume with the same torchrun command and --resume") from None
+        raise
     finally:
         shutdown()
     if run is not None:  # rank 0 (or the one process) reports

@@ -133,7 +133,7 @@ def test_a_run_killed_with_sigkill_resumes_bit_for_bit_and_a_dead_rank_stops_the
     assert "trained by 2 process(es)" in one.stderr and "--nproc-per-node 2" in one.stderr
 
 
-@pytest.mark.parametrize("how", ["nan", "raise"])
+@pytest.mark.parametrize("how", ["nan", pytest.param("raise", marks=pytest.mark.slow)])
 def test_a_failing_rank_stops_every_rank(tmp_path, how):
     """A NaN loss in rank 1 stops both ranks with a one-line error naming rank 1; an exception in rank 1
     makes torchrun stop rank 0. Either way within seconds, and the last checkpoint is kept."""
@@ -163,6 +163,7 @@ def test_an_uneven_batch_is_refused_on_every_rank_before_anything_is_written(tmp
     assert not run.exists()
 
 
+@pytest.mark.slow  # 7 s; the refusal path is in the default suite through the uneven batch
 def test_rank_0s_run_directory_errors_reach_every_rank(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
@@ -173,6 +174,7 @@ def test_rank_0s_run_directory_errors_reach_every_rank(tmp_path):
     assert (run / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.slow  # 8 s
 def test_ctrl_c_stops_every_rank_after_the_same_step_with_a_checkpoint(tmp_path):
     run = tmp_path / "run"
     proc = torchrun(["--config", "mnist-dcgan", "--run-dir", str(run), "--no-progress", *SMALL, "train.steps=100000",
@@ -188,6 +190,7 @@ def test_ctrl_c_stops_every_rank_after_the_same_step_with_a_checkpoint(tmp_path)
     assert f"stopped at step {step}" in out
 
 
+@pytest.mark.slow  # 11 s
 def test_periodic_evaluation_scores_the_samples_of_every_rank_as_one_process_would(tmp_path):
     """Each rank draws and embeds its chunks of the evaluation samples; rank 0 joins the features in order, so the
     scores equal `gankit eval` of the same checkpoint in one process."""
