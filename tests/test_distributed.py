@@ -232,3 +232,27 @@ def test_a_stateful_objective_stays_equal_on_every_rank(tmp_path):
     for key in states[0]:
         assert torch.equal(torch.as_tensor(states[0][key]), torch.as_tensor(states[1][key])), key
     assert float(torch.as_tensor(states[0]["k"])) != 0.0
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"WORLD_SIZE": "two"}, "WORLD_SIZE='two' is not a process number"),
+    ({"WORLD_SIZE": "0"}, "WORLD_SIZE=0 must be at least 1"),
+    ({"WORLD_SIZE": "2"}, "RANK=None is not a process number"),
+    ({"WORLD_SIZE": "2", "RANK": "5"}, "RANK=5 is outside 0..1"),
+    ({"WORLD_SIZE": "2", "RANK": "0", "GANKIT_DIST_TIMEOUT": "soon"}, "GANKIT_DIST_TIMEOUT='soon' must be a positive"),
+    ({"WORLD_SIZE": "2", "RANK": "0", "GANKIT_DIST_TIMEOUT": "-3"}, "GANKIT_DIST_TIMEOUT='-3' must be a positive"),
+])
+def test_a_broken_launch_environment_is_one_line_before_any_process_group(monkeypatch, tmp_path, capsys, env, message):
+    from gankit.cli import main
+    from gankit.train import distributed
+
+    monkeypatch.setattr(distributed, "_GROUP", None)
+    for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "GANKIT_DIST_TIMEOUT"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert main(["train", "--run-dir", str(tmp_path / "r"), *SMALL, "train.steps=2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "r").exists() and not torch.distributed.is_initialized()
+    monkeypatch.setattr(distributed, "_GROUP", None)

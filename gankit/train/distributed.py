@@ -193,10 +193,10 @@ _GROUP: Optional[Group] = None
 
 def launched_world() -> int:
     """The number of processes ``torchrun`` started (1 outside torchrun)."""
-    try:
-        return int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        raise ConfigError(f"WORLD_SIZE={os.environ['WORLD_SIZE']!r} is not a number; launch with torchrun") from None
+    world = _env_int("WORLD_SIZE", 1)
+    if world < 1:
+        raise ConfigError(f"WORLD_SIZE={world} must be at least 1; launch with torchrun")
+    return world
 
 
 def current_group(device: str = "auto") -> Group:
@@ -212,16 +212,41 @@ def current_group(device: str = "auto") -> Group:
     dist = torch.distributed
     if not dist.is_available():
         raise ConfigError("this torch build has no torch.distributed; run one process, without torchrun")
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    rank, local_rank = _env_int("RANK", None), _env_int("LOCAL_RANK", 0)
+    if not 0 <= rank < world:
+        raise ConfigError(f"RANK={rank} is outside 0..{world - 1} (WORLD_SIZE={world}); launch with torchrun")
+    timeout = datetime.timedelta(seconds=_timeout_s())
     cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     backend = "nccl" if cuda and torch.cuda.is_available() else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(local_rank)
-    timeout = datetime.timedelta(seconds=float(os.environ.get("GANKIT_DIST_TIMEOUT", DEFAULT_TIMEOUT_S)))
     if not dist.is_initialized():
         dist.init_process_group(backend=backend, timeout=timeout)
     _GROUP = ProcessGroup(rank, world, local_rank, backend)
     return _GROUP
+
+
+def _env_int(name: str, default: Optional[int]) -> int:
+    value = os.environ.get(name)
+    if value is None and default is not None:
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={value!r} is not a process number; launch several processes with torchrun, "
+                          "which sets WORLD_SIZE, RANK and LOCAL_RANK") from None
+
+
+def _timeout_s() -> float:
+    value = os.environ.get("GANKIT_DIST_TIMEOUT", str(DEFAULT_TIMEOUT_S))
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not (seconds > 0 and seconds < float("inf")):
+        raise ConfigError(f"GANKIT_DIST_TIMEOUT={value!r} must be a positive number of seconds (default "
+                          f"{DEFAULT_TIMEOUT_S})")
+    return seconds
 
 
 def shutdown() -> None:
