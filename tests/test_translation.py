@@ -1,5 +1,7 @@
 """Image-to-image translation (issue 7): datasets, networks, the pix2pix / CycleGAN / StarGAN recipes,
 `gankit translate`, and the one-line refusals."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -343,7 +345,7 @@ def test_recipe_and_data_layout_must_match(tmp_path):
     for over, msg in [
         (["recipe=pix2pix", "g.name=unet", "d.name=patchgan"], "recipe 'pix2pix' trains on paired (A, B) images, but dataset 'digits' holds plain examples"),
         (["data.name=colordigits"], "recipe 'unconditional' trains on plain examples, but dataset 'colordigits' holds images with domain attributes; use recipe stargan"),
-        (["recipe=stargan", "data.name=colordigits", "g.name=resnet-translator", "d.name=patchgan", "train.eval_every=2"], "train.eval_every scores samples drawn from latents"),
+        (["recipe=stargan", "data.name=colordigits", "g.name=resnet-translator", "d.name=patchgan", "train.eval_every=2"], "this run translates images: its periodic evaluation is train.eval_metrics=transfer"),
     ]:
         cfg = load_config(None, ["data.name=digits", "data.image_size=16", "train.steps=1", "train.batch_size=8",
                                  "data.limit=16", "g.width=8", "d.width=8", "d.batch_norm=false"] + over)
@@ -395,3 +397,46 @@ def test_recipes_train_on_the_users_folders(tmp_path):
     out = tmp_path / "out"
     assert main(["translate", str(star.path), "--input", str(doms / "red"), "--out", str(out), "--to", "domain=blue"]) == 0
     assert len(list(out.glob("img*.png"))) == 6
+
+
+def test_translation_runs_report_their_transfer_during_training_and_in_gankit_eval(tmp_path, capsys):
+    """train.eval_every with train.eval_metrics=transfer scores a StarGAN run on held-out colordigits as the dataset
+    declares (attribute and digit accuracy) at every eval step, in metrics.jsonl and eval/*.json, and keeps the best
+    checkpoint by it; gankit eval --metrics transfer gives the same numbers; other metrics are refused in one line."""
+    from gankit.metrics.classifier import ensure_classifier
+    from gankit.metrics.translation import attribute_transfer
+
+    ensure_classifier("mnist5k")
+    run = _train_tiny(tmp_path, "colordigits-stargan", TINY_G + ["train.eval_every=2", "train.eval_metrics=transfer",
+                                                                "train.eval_n=60"])
+    rows = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if "eval/attribute_accuracy" in r]
+    assert [r["step"] for r in evals] == [2, 4]
+    want = attribute_transfer(run, "mnist5k", limit=60)
+    assert evals[-1]["eval/attribute_accuracy"] == pytest.approx(want["attribute_accuracy"])
+    assert evals[-1]["eval/digit_accuracy"] == pytest.approx(want["digit_accuracy"])
+    best = json.loads((run.path / "checkpoints" / "best.json").read_text())
+    assert best["metric"] == "attribute_accuracy"
+    capsys.readouterr()
+    assert main(["eval", str(run.path), "--metrics", "transfer", "--n", "60"]) == 0
+    report = json.loads((run.path / "eval" / "step_0000004_transfer.json").read_text())
+    assert report["scores"]["attribute_accuracy"] == pytest.approx(want["attribute_accuracy"])
+    assert main(["eval", str(run.path), "--metrics", "fid"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "translates images: score it with --metrics transfer" in err
+
+
+def test_transfer_is_refused_for_latent_runs_and_for_data_gankit_cannot_judge(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="eval_metrics=transfer scores runs that translate images"):
+        train(load_config("mnist-dcgan", ["data.name=digits", "data.image_size=16", "train.eval_every=2",
+                                          "train.eval_metrics=transfer"]), tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()
+    folder = tmp_path / "domains"
+    for domain, color in (("red", (200, 40, 40)), ("blue", (40, 40, 200))):
+        _write_images(folder / domain, 6, color=color)
+    run = _train_tiny(tmp_path, "colordigits-stargan", TINY_G + ["data.name=domain-folder", f"data.root={folder}",
+                                                                "data.image_size=12", "d.blocks=1"])
+    capsys.readouterr()
+    assert main(["eval", str(run.path), "--metrics", "transfer"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no judge for translations of domain-folder" in err

@@ -50,6 +50,10 @@ class Dataset:
     shape: tuple = ()
     num_classes: Optional[int] = None
     class_names: Optional[list] = None
+    #: how gankit scores translations of this data (``gankit eval --metrics transfer``, gankit.metrics.translation):
+    #: ("paired", classifier), ("sides", classifier, (class of A, class of B)), ("attributes", digit classifier),
+    #: or None when it cannot judge them (the user's folders, and every dataset that is not translated)
+    judge: Optional[tuple] = None
 
     def stream(self, batch_size: int, seed: int, device: torch.device | str = "cpu") -> BatchStream:
         raise NotImplementedError

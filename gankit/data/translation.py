@@ -205,7 +205,9 @@ def edges2fashion(cfg) -> PairedDataset:
     a = torch.nn.functional.pad(torch.from_numpy(edges)[:, None], (2, 2, 2, 2))
     b = torch.nn.functional.pad(x, (2, 2, 2, 2))
     size = cfg.image_size or 32
-    return PairedDataset(resize_uint8(a, size), resize_uint8(b, size), "edges2fashion")
+    ds = PairedDataset(resize_uint8(a, size), resize_uint8(b, size), "edges2fashion")
+    ds.judge = ("paired", "fashion-mnist")
+    return ds
 
 
 def _split_folder(root: Path, split: str) -> Path:
@@ -260,7 +262,9 @@ def sneaker2boot(cfg) -> UnpairedDataset:
     x, y = _fashion(cfg, (SNEAKER, ANKLE_BOOT))
     a, b = _limit(cfg, x[y == SNEAKER], x[y == ANKLE_BOOT])
     size = cfg.image_size or 28
-    return UnpairedDataset(resize_uint8(a, size), resize_uint8(b, size), "sneaker2boot", ("sneaker", "ankle boot"))
+    ds = UnpairedDataset(resize_uint8(a, size), resize_uint8(b, size), "sneaker2boot", ("sneaker", "ankle boot"))
+    ds.judge = ("sides", "fashion-mnist", (SNEAKER, ANKLE_BOOT))
+    return ds
 
 
 @DATASETS.register("mnist2digits")
@@ -323,6 +327,7 @@ def colordigits(cfg) -> DomainDataset:
                        "colordigits")
     ds.digits = base.y[: len(x)]
     ds.ink = x  # the grey digit each image was painted from (to read colours where the stroke is)
+    ds.judge = ("attributes", "mnist5k")
     return ds
 
 

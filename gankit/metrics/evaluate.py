@@ -31,7 +31,7 @@ from .manifold import density_coverage, precision_recall
 from .parzen import parzen_score, split_reference, unit_pixels
 from .scores import inception_score, kernel_inception_distance
 
-from .names import ALL_METRICS, PATH_METRICS, PIXEL_METRICS  # noqa: E402,F401  (ALL_METRICS re-exported)
+from .names import ALL_METRICS, PATH_METRICS, PIXEL_METRICS, TRANSLATION_METRICS  # noqa: E402,F401
 
 
 def _suffix(backbone) -> str:
@@ -261,6 +261,18 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
     if n < 2:
         raise GankitError(f"--n must be at least 2 (10,000 is the usual protocol), got {n}")
     cfg = run.config
+    translates = run.sampling.source != "latent"
+    wrong = [m for m in metrics if (m in TRANSLATION_METRICS) != translates]
+    if wrong:
+        raise GankitError(f"run {run.path} translates images: score it with --metrics transfer" if translates else
+                          f"--metrics transfer scores runs that translate images; run {run.path} samples from latents")
+    if translates:
+        from .translation import translation_scores
+
+        scores = translation_scores(run, limit=n)
+        return {"step": run.step, "scores": scores,
+                "protocol": {"transfer": f"held-out {cfg.data.name}:test translations, judged as the dataset "
+                             f"declares", "n_images": scores.get("n", scores.get("AtoB_n")), "seed": seed}}
     if run.info.kind == "points":
         from ..data import build_dataset
 
@@ -341,7 +353,8 @@ def _path_lengths(run, metrics, n: int, seed: int, protocol: dict) -> dict:
 def write_report(run, report: dict) -> Path:
     protocol = report["protocol"]
     name = protocol.get("backbone", "pixels" if any(m in protocol for m in PIXEL_METRICS)
-                        else "paths" if any(m in protocol for m in PATH_METRICS) else "modes")
+                        else "paths" if any(m in protocol for m in PATH_METRICS)
+                        else "transfer" if "transfer" in protocol else "modes")
     path = run.path / "eval" / f"step_{report['step']:07d}_{name}.json"
     write_text(path, json.dumps(report, indent=2))
     return path

@@ -82,3 +82,22 @@ def attribute_transfer(run, digit_classifier: str = "mnist5k", limit: int | None
     return {"attribute_accuracy": float(shown.float().mean()), "digit_accuracy": float(digit.float().mean()),
             "n": len(x)}
 
+
+
+def translation_scores(run, limit: int | None = None) -> dict:
+    """The scores that judge translations of the run's dataset, as it declares (``Dataset.judge``): pix2pix-style
+    pairs get :func:`paired_scores` (``l1``, ``fid_domain``), two unpaired sides :func:`domain_transfer`, images
+    with attributes :func:`attribute_transfer`. ``limit`` caps the held-out images."""
+    from ..errors import GankitError
+
+    judge = held_out(run, 1).judge
+    if judge is None:
+        raise GankitError(f"gankit has no judge for translations of {run.config.data.name} (it knows the classes of "
+                          "its own datasets only); score them with gankit translate + gankit fid")
+    kind, classifier, *rest = judge
+    if kind == "paired":
+        s = paired_scores(run, classifier, limit)
+        return {"l1": s["l1"], "fid_domain": s["fid"], "n": s["n"]}
+    if kind == "sides":
+        return domain_transfer(run, classifier, tuple(rest[0]), limit)
+    return attribute_transfer(run, classifier, limit)

@@ -145,10 +145,13 @@ class Trainer:
             self.group.broadcast_modules(self.recipe)
             if self.group.rank > 0:  # each rank its own latents, labels and augmentations
                 torch.manual_seed(cfg.train.seed + RANK_SEED_OFFSET * self.group.rank)
-        if self.recipe.sampling().source != "latent":
-            if cfg.train.eval_every is not None:
-                raise ConfigError("train.eval_every scores samples drawn from latents, but this run translates images; "
-                                  "remove train.eval_every and score translations with `gankit translate` + `gankit fid`")
+        translates = self.recipe.sampling().source != "latent"
+        wanted = {m.strip() for m in cfg.train.eval_metrics.split(",") if m.strip()}
+        if cfg.train.eval_every is not None and (wanted != {"transfer"} if translates else "transfer" in wanted):
+            raise ConfigError("this run translates images: its periodic evaluation is train.eval_metrics=transfer"
+                              if translates else "train.eval_metrics=transfer scores runs that translate images; "
+                              "this run samples from latents (use fid, kid, is, pr, dc, ...)")
+        if translates:
             if cfg.train.ema_standing_stats:
                 raise ConfigError("train.ema_standing_stats feeds latents to G, but this run translates images; "
                                   "set train.ema_standing_stats=0")
