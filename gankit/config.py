@@ -454,25 +454,22 @@ def drop_settings_of_replaced_components(preset: dict, overrides: dict) -> dict:
 
     NETWORKS, OBJECTIVES, RECIPES = (_registry_for(k) for k in ("networks", "objectives", "recipes"))
     out = copy.deepcopy(preset)
-    given = lambda section, key: isinstance(overrides.get(section), dict) and key in overrides[section]  # noqa: E731
 
     def chosen(values: dict, section: str, default: str) -> str:
         part = values.get(section)
         return part.get("name", default) if isinstance(part, dict) else default
 
+    def network_options(role: str, name: str) -> list:
+        family = NETWORKS.get(name)
+        return [f"{role}.{f}" for f in family.options + (family.discriminator_options if role == "d" else ())]
+
     defaults = Config()
     for role in ("g", "d"):
         old, new = chosen(preset, role, getattr(defaults, role).name), chosen(overrides, role, None)
-        if new is None or NETWORKS.canonical(new) == NETWORKS.canonical(old) or old not in NETWORKS:
-            continue
-        family = NETWORKS.get(old)
-        mine = set(family.options) | (set(family.discriminator_options) if role == "d" else set())
-        if new in NETWORKS:
-            replacement = NETWORKS.get(new)
-            mine -= set(replacement.options) | (set(replacement.discriminator_options) if role == "d" else set())
-        for key in mine:
-            if isinstance(out.get(role), dict) and not given(role, key):
-                out[role].pop(key, None)
+        if new is not None and old in NETWORKS and NETWORKS.canonical(new) != NETWORKS.canonical(old):
+            _drop_component_settings(out, network_options(role, old),
+                                     set(network_options(role, new)) if new in NETWORKS else set(), overrides,
+                                     "network", old)
     old, new = chosen(preset, "objective", defaults.objective.name), chosen(overrides, "objective", None)
     if new is not None and old in OBJECTIVES and OBJECTIVES.canonical(new) != OBJECTIVES.canonical(old):
         _drop_component_settings(out, OBJECTIVES.get(old).options,

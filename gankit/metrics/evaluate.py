@@ -214,7 +214,12 @@ SAMPLE_CHUNK = 500
 def fake_images(run, n: int, seed: int, batch: int = SAMPLE_CHUNK) -> torch.Tensor:
     """``n`` samples as uint8 (N, C, H, W), quantised as a saved PNG would be: one byte per value, so that
     50,000 samples fit, and scores of a run equal the scores of its samples saved as files."""
-    return torch.cat([quantise(run.sample(min(batch, n - i), seed=seed + i)) for i in range(0, n, batch)])
+    return torch.cat([_fake_chunk(run, n, seed, start, batch) for start in range(0, n, batch)])
+
+
+def _fake_chunk(run, n: int, seed: int, start: int, batch: int = SAMPLE_CHUNK) -> torch.Tensor:
+    """Samples ``start`` .. ``start + batch`` (at most ``n``) of :func:`fake_images`, drawn from ``seed + start``."""
+    return quantise(run.sample(min(batch, n - start), seed=seed + start))
 
 
 def fake_share(run, n: int, seed: int, backbone: str, rank: int, world: int, resize: int | None = None,
@@ -225,7 +230,7 @@ def fake_share(run, n: int, seed: int, backbone: str, rank: int, world: int, res
     bb = build_backbone(backbone, input_size=resize, protocol=inception_protocol)
     share = []
     for start in list(range(0, n, SAMPLE_CHUNK))[rank::world]:
-        images = quantise(run.sample(min(SAMPLE_CHUNK, n - start), seed=seed + start))
+        images = _fake_chunk(run, n, seed, start)
         share.append((start, images, extract_all(bb, images)))
     return share
 
@@ -285,9 +290,10 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
     split = "test" if cfg.data.name in ("mnist5k", "fashion-mnist", "digits") else cfg.data.split
     scores, protocol = {}, {"n_fake": n, "reference": f"{cfg.data.name}:{split}", "seed": seed}
     if all(m in PATH_METRICS for m in metrics):  # path lengths draw their own pairs of codes
-        return {"step": run.step, "scores": _path_lengths(run, metrics, n, seed, protocol), "protocol": protocol}
+        return {"step": run.step, "scores": _latent_space_scores(run, metrics, n, seed, protocol),
+                "protocol": protocol}
     fake = fakes[0] if fakes is not None else fake_images(run, n, seed)
-    scores.update(_path_lengths(run, metrics, n, seed, protocol))
+    scores.update(_latent_space_scores(run, metrics, n, seed, protocol))
     if "parzen" in metrics:
         scores.update(parzen_of(cfg.data, split, to_unit(fake)))
         protocol["parzen"] = "Gaussian window on [0, 1] pixels, sigma best on one half of the reference, scored on the other"
@@ -330,7 +336,7 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
     return {"step": run.step, "scores": scores, "protocol": protocol}
 
 
-def _path_lengths(run, metrics, n: int, seed: int, protocol: dict) -> dict:
+def _latent_space_scores(run, metrics, n: int, seed: int, protocol: dict) -> dict:
     """The latent-space scores among ``metrics``: ppl_z / ppl_w (:mod:`gankit.metrics.ppl`) and sep_z / sep_w
     (:mod:`gankit.metrics.separability`); what they measured goes into ``protocol``."""
     from .ppl import perceptual_path_length

@@ -304,20 +304,21 @@ class Recipe(nn.Module):
         code's part named "z"; every other part (a class, a categorical code, a noise image) stays ``code_a``'s."""
         from .paths import slerp_rows
 
-        if space not in self.latent_spaces:
-            raise ConfigError(f"recipe '{self.cfg.recipe}' has no latent space {space!r}; it has "
-                              f"{', '.join(self.latent_spaces)}")
-        z = next(p for p in self.sampling().parts if p.name == "z").columns
+        z = self._z_columns(space)
         code = code_a.clone()
         code[:, z] = slerp_rows(code_a[:, z], code_b[:, z], t)
         return self.generate(code, nets)
 
     def latent_point(self, code: torch.Tensor, space: str = "z", nets: Optional[nn.ModuleDict] = None) -> torch.Tensor:
         """Where ``code`` lies in ``space`` (the linear separability's input): the code's "z" part in Z."""
+        return code[:, self._z_columns(space)]
+
+    def _z_columns(self, space: str) -> slice:
+        """The columns of the code's "z" part; refuses, in one line, a space this recipe does not have."""
         if space not in self.latent_spaces:
             raise ConfigError(f"recipe '{self.cfg.recipe}' has no latent space {space!r}; it has "
                               f"{', '.join(self.latent_spaces)}")
-        return code[:, next(p for p in self.sampling().parts if p.name == "z").columns]
+        return next(p for p in self.sampling().parts if p.name == "z").columns
 
     # -- projection into the latent space (GAN inversion, `gankit project`) -------------------------
     def inversion_start(self, n: int, nets: nn.ModuleDict, generator: torch.Generator) -> tuple[dict, float]:

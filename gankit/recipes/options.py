@@ -93,4 +93,3 @@ def options_of(kind: str, name: str) -> list[tuple[str, object]]:
         section, _, field = key.partition(".")
         out.append((key, getattr(getattr(default, section), field)))
     return out
-

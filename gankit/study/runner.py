@@ -96,13 +96,12 @@ def _is_dead(worker: dict) -> bool:
     return started is not None and worker.get("started") is not None and started != worker["started"]
 
 
-def retry_dead_trials(study) -> int:
+def retry_dead_trials(study) -> None:
     """Fail the running trials of this host's dead workers at once, and queue each again with the same setting
     (Optuna's heartbeat-stale retry, which otherwise waits for the grace period). A worker restarted within the
     grace period thus retries the trial it was killed in, instead of counting it as running elsewhere and drawing
-    another setting. Returns how many trials it queued again."""
+    another setting."""
     storage = study._storage
-    retried = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = t.user_attrs.get("worker")
         if not isinstance(worker, dict) or not _is_dead(worker):
@@ -116,8 +115,6 @@ def retry_dead_trials(study) -> int:
             storage, "get_heartbeat_stale_trial_callback") else storage.get_failed_trial_callback()
         if callback is not None:
             callback(study, copy.deepcopy(storage.get_trial(t._trial_id)))
-            retried += 1
-    return retried
 
 
 def run_trial(settings: StudySettings, out: Path, objective: str, trial) -> float:

@@ -43,7 +43,8 @@ DEFAULT_TIMEOUT_S = 1800
 
 
 class Group:
-    """One process alone: every collective is the identity. :class:`ProcessGroup` is the multi-process case."""
+    """One process alone: every collective it has is the identity. :class:`ProcessGroup` is the multi-process case,
+    with the collectives the trainer calls only then (gradient and statistic averages, the weights' broadcast)."""
 
     rank, world, local_rank = 0, 1, 0
 
@@ -54,15 +55,6 @@ class Group:
     @property
     def active(self) -> bool:
         return self.world > 1
-
-    def describe(self) -> str:
-        return "1 process"
-
-    def average_gradients(self, params: list, loss: torch.Tensor) -> None:
-        """Nothing to average alone (the trainer checks a lone process's loss before its backward pass)."""
-
-    def average(self, x: torch.Tensor) -> torch.Tensor:
-        return x
 
     def mean_scalars(self, values: dict) -> dict:
         return values
@@ -76,12 +68,6 @@ class Group:
     def gather_object(self, obj) -> list:
         return [obj]
 
-    def broadcast_modules(self, modules: torch.nn.Module) -> None:
-        pass
-
-    def barrier(self) -> None:
-        pass
-
     def on_main(self, fn: Callable, *args, **kw):
         """``fn`` on rank 0 only; a :class:`GankitError` it raises is raised on every rank, so that all stop
         together with the same message. Returns fn's result on rank 0, None elsewhere."""
@@ -93,9 +79,6 @@ class ProcessGroup(Group):
 
     def __init__(self, rank: int, world: int, local_rank: int, backend: str):
         self.rank, self.world, self.local_rank, self.backend = rank, world, local_rank, backend
-
-    def describe(self) -> str:
-        return f"rank {self.rank} of {self.world} ({self.backend})"
 
     def _device(self) -> torch.device:
         return torch.device("cuda", torch.cuda.current_device()) if self.backend == "nccl" else torch.device("cpu")
@@ -118,7 +101,7 @@ class ProcessGroup(Group):
         losses = buf[total + len(params):]
         bad = [r for r in range(self.world) if not torch.isfinite(losses[r])]
         if bad:
-            raise TrainingDiverged(f"the loss of rank {bad[0]} became {losses[bad[0]].item()}")
+            raise TrainingDiverged(f"loss of rank {bad[0]} became {losses[bad[0]].item()}")
         grads = buf[:total].div_(self.world).split(sizes)
         for p, g, h in zip(params, grads, buf[total:total + len(params)].tolist()):
             if h == 0:
@@ -159,9 +142,6 @@ class ProcessGroup(Group):
         with torch.no_grad():
             for t in list(modules.parameters()) + list(modules.buffers()):
                 torch.distributed.broadcast(t.data, src=0)
-
-    def barrier(self) -> None:
-        torch.distributed.barrier()
 
     def on_main(self, fn: Callable, *args, **kw):
         result, failure, error = None, None, None
@@ -255,6 +235,12 @@ def shutdown() -> None:
     if isinstance(_GROUP, ProcessGroup) and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
     _GROUP = None
+
+
+def resume_command(run_dir, world: int) -> str:
+    """The command that continues a run trained by ``world`` processes (a resume needs as many)."""
+    launcher = f"torchrun --nproc-per-node {world} -m gankit train" if world > 1 else "gankit train"
+    return f"{launcher} --resume {run_dir}"
 
 
 def local_batch(global_batch: int, world: int, what: str = "train.batch_size") -> int:

@@ -30,7 +30,7 @@ from ..recipes.options import check_settings_are_read
 from ..viz.plots import plot_losses
 from ..memory import check_training_fits
 from . import checkpoint as ckpt
-from .distributed import RANK_SEED_OFFSET, ShardedStream, current_group
+from .distributed import RANK_SEED_OFFSET, ShardedStream, current_group, resume_command
 from .logger import MetricsLogger
 from .rundir import prepare_run_dir, remove_stale_temporaries
 
@@ -303,9 +303,8 @@ class Trainer:
         state = ckpt.read_trainer_state(d, step)
         world = int(state.get("world", 1))
         if world != self.group.world:
-            how = f"torchrun --nproc-per-node {world} -m gankit train" if world > 1 else "gankit train (one process)"
             raise CheckpointError(f"{self.run_dir} was trained by {world} process(es) and cannot resume with "
-                                  f"{self.group.world} exactly; resume it with: {how} --resume {self.run_dir}")
+                                  f"{self.group.world} exactly; resume it with: {resume_command(self.run_dir, world)}")
         return dict(nets), (dict(ema) if ema is not None else None), step, state
 
     def _load_checkpoint(self) -> None:
@@ -357,8 +356,8 @@ class Trainer:
                 loss.backward()
             try:
                 self.group.average_gradients([p for g in opt.param_groups for p in g["params"]], loss)
-            except TrainingDiverged as e:
-                self._diverged(phase, str(e).replace("the loss", "loss", 1))
+            except TrainingDiverged as e:  # "loss of rank R became nan"
+                self._diverged(phase, str(e))
         params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
         grads = [p.grad for p in params]
         norm = torch.nn.utils.get_total_norm(grads)
@@ -609,7 +608,8 @@ class Trainer:
                         self.save_checkpoint()
                         self.interrupted = True
                         if main:
-                            bar.write(f"stopped at step {self.step}; resume with: gankit train --resume {self.run_dir}")
+                            bar.write(f"stopped at step {self.step}; resume with: "
+                                      f"{resume_command(self.run_dir, group.world)}")
                         break
             if not self.interrupted and main:
                 self.save_samples("final", logger)
