@@ -1,6 +1,6 @@
 """Datasets: 2-D toys, MNIST-5k, Fashion-MNIST, sklearn digits and image folders, by name."""
 from ..registry import DATASETS
-from . import images, toys, translation  # noqa: F401  (registers the datasets)
+from . import captions, images, toys, translation  # noqa: F401  (registers the datasets)
 from .base import BatchStream, Dataset, TensorDataset
 from .toys import ToyDataset
 

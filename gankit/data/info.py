@@ -16,17 +16,20 @@ class DataInfo:
     pairing: Optional[str] = None  # translation data: "paired", "unpaired" or "domains"
     source_shape: Optional[tuple] = None  # translation data: the input side A
     attributes: Optional[tuple] = None  # domain data: ((name, (value, ...)), ...)
+    captions: Optional[tuple] = None  # captioned data: ((text, group), ...) sorted by group (gankit.data.captions)
 
     @classmethod
     def of(cls, dataset) -> "DataInfo":
         source = getattr(dataset, "source_shape", None)
         return cls(dataset.kind, tuple(dataset.shape), dataset.num_classes, getattr(dataset, "pairing", None),
-                   tuple(source) if source is not None else None, getattr(dataset, "attributes", None))
+                   tuple(source) if source is not None else None, getattr(dataset, "attributes", None),
+                   getattr(dataset, "captions", None))
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "shape": list(self.shape), "num_classes": self.num_classes,
                 "pairing": self.pairing, "source_shape": None if self.source_shape is None else list(self.source_shape),
-                "attributes": None if self.attributes is None else [[a, list(v)] for a, v in self.attributes]}
+                "attributes": None if self.attributes is None else [[a, list(v)] for a, v in self.attributes],
+                **({} if self.captions is None else {"captions": [[t, g] for t, g in self.captions]})}
 
     @classmethod
     def from_json(cls, d: dict) -> "DataInfo":
@@ -50,13 +53,28 @@ class DataInfo:
                 raise ValueError("data_info attributes are not a list of [name, [value, ...]]")
         return cls(d["kind"], _checked_shape(d.get("shape"), d["kind"]), k, d.get("pairing"),
                    None if src is None else _checked_shape(src, d["kind"]),
-                   None if attrs is None else tuple((a, tuple(v)) for a, v in attrs))
+                   None if attrs is None else tuple((a, tuple(v)) for a, v in attrs), _checked_captions(d.get("captions")))
 
 
 MAX_IMAGE_SIDE = 2048  # the largest image side gankit builds networks for (data.image_size's bound too)
 MAX_CHANNELS = 4
 MAX_CLASSES = 100_000
 MAX_POINT_DIM = 4096
+
+
+MAX_CAPTIONS = 1_000_000
+MAX_CAPTION_CHARS = 1000
+
+
+def _checked_captions(captions) -> Optional[tuple]:
+    if captions is None:
+        return None
+    ok = isinstance(captions, list) and 1 <= len(captions) <= MAX_CAPTIONS and all(
+        isinstance(c, list) and len(c) == 2 and isinstance(c[0], str) and 1 <= len(c[0]) <= MAX_CAPTION_CHARS
+        and isinstance(c[1], int) and 0 <= c[1] < MAX_CAPTIONS for c in captions)
+    if not ok or any(a[1] > b[1] for a, b in zip(captions, captions[1:])):
+        raise ValueError("data_info captions are not a list of [text, group] sorted by group")
+    return tuple((t, g) for t, g in captions)
 
 
 def _checked_shape(shape, kind: str) -> tuple:

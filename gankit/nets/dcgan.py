@@ -109,6 +109,14 @@ class DCGANDiscriminator(Discriminator):
     def features(self, x):
         return self.body(x)
 
+    def feature_maps(self, x):
+        """D's last convolutional feature maps (N, C, b, b), before they are flattened."""
+        for layer in self.body:
+            if isinstance(layer, nn.Flatten):
+                return x
+            x = layer(x)
+        raise AssertionError("a DCGAN discriminator flattens its feature maps")
+
 
 @NETWORKS.register("dcgan")
 class DCGAN(NetworkFamily):

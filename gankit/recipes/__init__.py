@@ -2,7 +2,7 @@
 from ..errors import ConfigError
 from ..objectives import critic_kind
 from ..registry import OBJECTIVES, RECIPES
-from . import conditional, infogan, lapgan, progan, stylegan, translation, unconditional, vae  # noqa: F401  (registers the recipes)
+from . import conditional, infogan, lapgan, progan, stylegan, text2image, translation, unconditional, vae  # noqa: F401  (registers the recipes)
 from .base import DataInfo, Phase, Recipe
 
 

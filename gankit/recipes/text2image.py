@@ -1,0 +1,226 @@
+"""Text-to-image GAN: GAN-INT-CLS (Reed et al. 2016, "Generative Adversarial Text to Image Synthesis") with
+StackGAN's conditioning augmentation (Zhang et al. 2017, sec. 3.1).
+
+G's input, the *code*, is [z, e] with e the caption's sentence embedding (``text.encoder``): ``minilm``, the frozen
+all-MiniLM-L6-v2 encoder (:mod:`gankit.text.minilm`), or ``learned``, a GRU trained with D
+(:mod:`gankit.text.learned`; it reads only words of the training captions). Networks: :mod:`gankit.nets.text`.
+
+* **Matching-aware D (GAN-CLS, their Algorithm 1).** D's loss has one real term, D(x, t), and two kinds of
+  negatives: a real image with a wrong caption t^ (weight ``text.wrong_weight``, the paper's 1/2) and a generated
+  image with the right caption (weight 1 - wrong_weight). The wrong caption is drawn from another group of captions
+  (another class, or another class-and-colour), never from the image's own (:func:`gankit.data.captions.wrong_captions`).
+* **GAN-INT (their sec. 4.3).** G also learns from interpolated embeddings (e_a + e_b) / 2 of two training captions,
+  weight ``text.interpolation_weight`` (the paper: beta = 0.5, weight 1); D never sees real images for them.
+* **Conditioning augmentation** (``text.augment``): c ~ N(mu(e), sigma(e)^2) and G's loss adds
+  ``text.kl_weight`` x KL(N(mu, sigma^2) || N(0, I)) (the paper: 1; the release: 2). At sampling, c = mu.
+
+Any objective that splits into a real and a fake term (``Objective.separable``) works; others are refused.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..config import choice, ranged, register_section
+from ..errors import ConfigError
+from ..nets import build_discriminator, build_generator
+from ..nets.text import TextConditionedGenerator, TextMatchingDiscriminator, kl_to_standard_normal
+from ..registry import OBJECTIVES, RECIPES
+from .base import DataInfo, LatentPart, Phase, Recipe, Sampling
+
+
+@register_section("text", "recipe", "text2image")
+@dataclass
+class TextConfig:
+    """The ``text:`` section (read by the ``text2image`` recipe)."""
+
+    encoder: str = choice("minilm", ("minilm", "learned"))  # minilm: frozen, needs the text extra; learned: a GRU
+    learned_dim: int = ranged(128, lo=1, hi=4096)  # text.encoder=learned: size of its sentence embedding
+    cond_dim: int = ranged(128, lo=1, hi=4096)  # size of G's condition c and of D's compressed embedding (paper: 128)
+    augment: bool = True  # conditioning augmentation (StackGAN); false: c = LeakyReLU(W e), as Reed et al.
+    kl_weight: float = ranged(1.0, lo=0)  # weight of the KL term in G's loss when text.augment
+    matching_aware: bool = True  # GAN-CLS: real images with wrong captions are negatives for D
+    wrong_weight: float = ranged(0.5, lo=0, hi=1)  # D's weight on (real, wrong caption); fakes get 1 - this
+    interpolation_weight: float = ranged(1.0, lo=0)  # GAN-INT: weight of G's loss on interpolated embeddings
+
+
+class CaptionPool:
+    """The run's training captions (``DataInfo.captions``) and their embeddings, computed once."""
+
+    def __init__(self, captions: tuple):
+        self.texts = [t for t, _ in captions]
+        self.groups = torch.tensor([g for _, g in captions])
+        group_ids = sorted(set(self.groups.tolist()))
+        self.group_first = torch.tensor([int(torch.searchsorted(self.groups, g)) for g in group_ids])
+        self.group_count = torch.tensor([int((self.groups == g).sum()) for g in group_ids])
+
+    def draw(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """``n`` caption indices: a group uniformly, then one of its captions uniformly."""
+        g = torch.randint(len(self.group_first), (n,), generator=generator)
+        pick = (torch.rand(n, generator=generator) * self.group_count[g]).long()
+        return self.group_first[g] + pick
+
+
+@RECIPES.register("text2image")
+class TextToImage(Recipe):
+    """G(z, text) and a matching-aware D(x, text) (GAN-INT-CLS with conditioning augmentation)."""
+
+    condition = "text"
+
+    def __init__(self, cfg, info: DataInfo, objective=None):
+        if not info.captions:
+            from ..registry import DATASETS
+
+            captioned = [n for n in DATASETS.names() if n.startswith("caption")]
+            raise ConfigError(f"recipe 'text2image' needs captioned images, but data.name = {cfg.data.name!r} has no "
+                              f"captions; use {', '.join(captioned)}")
+        if objective is not None and not getattr(objective, "separable", False):
+            ok = [n for n in OBJECTIVES.names() if getattr(OBJECTIVES.get(n), "separable", False)]
+            raise ConfigError(f"objective '{cfg.objective.name}' does not split into a real and a fake term, which the "
+                              f"matching-aware D needs; use one of: {', '.join(ok)}")
+        if cfg.d.pack != 1:
+            raise ConfigError("recipe 'text2image' does not support d.pack; set d.pack=1")
+        self.pool = CaptionPool(info.captions)
+        if cfg.text.matching_aware and len(self.pool.group_first) < 2:
+            raise ConfigError("every caption of this dataset is in one group, so none can be a wrong caption; give the "
+                              "images captions of at least two kinds, or set text.matching_aware=false")
+        super().__init__(cfg, info, objective)
+        if cfg.text.encoder == "minilm":
+            from ..text.minilm import encode
+
+            self.register_buffer("table", encode(self.pool.texts), persistent=False)
+        if objective is not None:
+            self.check_penalty_compatible(cfg.d)
+
+    @property
+    def embed_dim(self) -> int:
+        if self.cfg.text.encoder == "learned":
+            return self.cfg.text.learned_dim
+        from ..text.minilm import WIDTH
+
+        return WIDTH
+
+    def build_nets(self, cfg, info):
+        t, shape = cfg.text, info.shape
+        nets = {"g": TextConditionedGenerator(build_generator(cfg.g, cfg.latent.dim + t.cond_dim, shape),
+                                              cfg.latent.dim, self.embed_dim, t.cond_dim, t.augment),
+                "d": TextMatchingDiscriminator(build_discriminator(cfg.d, shape), shape, self.embed_dim, t.cond_dim,
+                                               cfg.d.spectral_norm)}
+        if t.encoder == "learned":
+            from ..text.learned import LearnedTextEncoder, vocabulary
+
+            nets["text"] = LearnedTextEncoder(vocabulary(self.pool.texts), t.learned_dim)
+        return nn.ModuleDict(nets)
+
+    def optimizer_params(self):
+        d = list(self.nets["d"].parameters()) + (list(self.nets["text"].parameters()) if "text" in self.nets else [])
+        return {"g": list(self.nets["g"].parameters()), "d": d}
+
+    def phases(self):
+        return [Phase("d", "d", self.cfg.train.n_critic, critics=("d",)),
+                Phase("g", "g", 1, needs_data=False, frozen=("d",))]
+
+    # -- text ---------------------------------------------------------------------------------------
+    def embed(self, captions: torch.Tensor) -> torch.Tensor:
+        """Embeddings (N, E) of pool captions by index (the learned encoder's with gradients into it)."""
+        if self.cfg.text.encoder == "minilm":
+            return self.table[captions.to(self.table.device)]
+        return self.nets["text"]([self.pool.texts[i] for i in captions.tolist()])
+
+    def encode(self, texts: list, unknown: str = "refuse") -> torch.Tensor:
+        """Embeddings (N, E) of any captions (a user's sentences); the learned encoder refuses unseen words unless
+        ``unknown="allow"``."""
+        for text in texts:
+            if not isinstance(text, str) or not text.strip():
+                raise ConfigError(f"caption {text!r} is empty; give a sentence such as 'a red seven'")
+        device = next(self.parameters()).device
+        if self.cfg.text.encoder == "minilm":
+            from ..text.minilm import encode
+
+            return encode(list(texts)).to(device)
+        return self.nets["text"](list(texts), unknown=unknown)
+
+    # -- the code [z, e] ----------------------------------------------------------------------------
+    def sampling(self) -> Sampling:
+        d = self.cfg.latent.dim
+        return Sampling(condition="text", options=self.generation_options,
+                        parts=(LatentPart("z", 0, d, "noise"), LatentPart("text", d, d + self.embed_dim, "text")))
+
+    def latent(self, n: int, generator: Optional[torch.Generator] = None, device=None, texts=None) -> torch.Tensor:
+        """[z, e]: e the embedding of ``texts`` (n captions, or one for all), or of training captions drawn with
+        ``generator`` (a group uniformly, then one of its captions)."""
+        z = super().latent(n, generator, device)
+        if texts is None:
+            e = self.embed(self.pool.draw(n, generator))
+        else:
+            texts = [texts] if isinstance(texts, str) else list(texts)
+            if len(texts) not in (1, n):
+                raise ConfigError(f"{len(texts)} captions for {n} samples; give one caption, or one per sample")
+            e = self.encode(texts if len(texts) == n else texts * n)
+        return torch.cat([z, e.detach().to(z)], 1)
+
+    def generate(self, z, nets=None, **cond):
+        return (nets or self.nets)["g"](z)
+
+    def preview_inputs(self, dataset, n, generator, device):
+        """The training preview: rows of up to 8 caption groups spread over the pool (its first caption each), the
+        same 8 z in every row."""
+        groups = len(self.pool.group_first)
+        rows = max(1, min(8, n // 8, groups))
+        picks = self.pool.group_first[torch.linspace(0, groups - 1, rows).round().long()]
+        z = super().latent(8, generator, device).repeat(rows, 1)
+        e = self.embed(picks.repeat_interleave(8)).detach().to(z)
+        return (torch.cat([z, e], 1),)
+
+    def draw(self, fixed, nets):
+        return self.generate(fixed[0], nets), 8
+
+    # -- losses -------------------------------------------------------------------------------------
+    def discriminate(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        return self.nets["d"](x, e)
+
+    def fake(self, z: torch.Tensor, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(G(z, c) with c drawn by conditioning augmentation, the augmentation's KL term or 0)."""
+        g = self.nets["g"]
+        c, mu, logvar = g.condition(e, sample=True)
+        kl = kl_to_standard_normal(mu, logvar) if logvar is not None else torch.zeros((), device=z.device)
+        return g.synthesise(z, c), kl
+
+    def loss(self, phase, batch):
+        obj, t = self.require_objective(), self.cfg.text
+        if phase == "d":
+            real, _, captions = batch
+            e = self.embed(captions)
+            with torch.no_grad():
+                fake, _ = self.fake(super().latent(len(real)), e.detach())
+            extra = ()
+            if t.matching_aware:
+                from ..data.captions import wrong_captions
+
+                wrong = wrong_captions(self.pool.groups[captions.cpu()], self.pool.groups)
+                e_wrong = self.embed(wrong.to(captions.device))
+                extra = ((real, t.wrong_weight, lambda v: self.discriminate(v, e_wrong)),)
+            loss, logs, _ = self.d_step(real, fake, lambda v: self.discriminate(v, e), extra_fakes=extra,
+                                        fake_weight=1.0 - t.wrong_weight if t.matching_aware else 1.0)
+            return loss, logs
+        n = self.batch_size
+        captions = self.pool.draw(n)
+        e = self.embed(captions).detach()
+        fake, kl = self.fake(super().latent(n), e)
+        fake_out = self.discriminate(self.d_input(fake), e)
+        loss = obj.g_loss(fake_out)
+        logs = {"g_loss": loss.detach(), "d_fake_g": obj.report(fake_out)}
+        if t.interpolation_weight > 0:
+            e_mid = (e + self.embed(self.pool.draw(n)).detach()) / 2
+            fake_mid, kl_mid = self.fake(super().latent(n), e_mid)
+            interp = obj.g_loss(self.discriminate(self.d_input(fake_mid), e_mid))
+            logs["g_interpolation_loss"] = interp.detach()
+            loss = loss + t.interpolation_weight * interp
+            kl = (kl + kl_mid) / 2
+        if t.augment and t.kl_weight > 0:
+            logs["g_kl"] = kl.detach()
+            loss = loss + t.kl_weight * kl
+        return loss, logs
