@@ -131,6 +131,9 @@ def _sample(args) -> int:
                          seed=args.seed, ema=not args.no_ema)
         print(f"wrote a class grid (one row per class, one z per column) from step {run.step} to {out}")
         return 0
+    texts = _captions(args)
+    if texts:
+        return _sample_texts(run, args, texts)
     tag = "" if args.cls is None else f"_class{args.cls}"
     if args.stages:
         from .viz.grid import save_stages
@@ -156,6 +159,48 @@ def _sample(args) -> int:
     else:
         save_grid(x, out)
     print(f"wrote {args.n} samples from step {run.step} to {out}")
+    return 0
+
+
+MAX_CAPTIONS_PER_SHEET = 256
+
+
+def _captions(args) -> list:
+    """The captions of ``--text`` (repeatable) and ``--text-file`` (one per non-blank line), in that order."""
+    texts = list(getattr(args, "text", None) or ())
+    path = getattr(args, "text_file", None)
+    if path:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise GankitError(f"cannot read --text-file {path}: {e}; give a UTF-8 text file with one caption per line")
+        lines = [line.strip() for line in lines if line.strip()]
+        if not lines:
+            raise GankitError(f"--text-file {path} has no captions; write one caption per line")
+        texts += lines
+    if len(texts) > MAX_CAPTIONS_PER_SHEET:
+        raise GankitError(f"{len(texts)} captions are more than one sheet holds ({MAX_CAPTIONS_PER_SHEET}); split the list")
+    return texts
+
+
+def _sample_texts(run, args, texts: list) -> int:
+    """One row per caption, ``--n`` samples each; column j has the same z in every row."""
+    import torch
+
+    from .memory import check_sampling_fits
+    from .viz.grid import save_grid
+
+    if args.cls is not None or args.class_grid or args.stages:
+        raise GankitError("--text draws captioned samples; leave out --class, --class-grid and --stages")
+    out = Path(args.out) if args.out else run.path / f"sample_text_seed{args.seed}.png"
+    _check_out_file(out)
+    check_sampling_fits(args.n * len(texts), run.recipe(), f"drawing {args.n * len(texts):,} samples at once",
+                        "lower --n or give fewer captions")
+    z = run.latent(args.n, seed=args.seed, texts=texts[:1])[:, :run.config.latent.dim]
+    codes = [torch.cat([z, run.latent(args.n, seed=args.seed, texts=[t])[:, z.shape[1]:]], 1) for t in texts]
+    save_grid(run.generate(torch.cat(codes), ema=not args.no_ema), out, nrow=args.n)
+    rows = "; ".join(f"{i + 1}: {t!r}" for i, t in enumerate(texts[:8])) + ("; ..." if len(texts) > 8 else "")
+    print(f"wrote {args.n} samples per caption from step {run.step} to {out} (rows {rows})")
     return 0
 
 
@@ -299,8 +344,13 @@ def _interpolate(args) -> int:
         except ValueError:
             raise GankitError(f"--classes takes two classes a,b, got {args.classes!r}") from None
         classes = (a, b)
+    texts = None
+    if args.text:
+        if len(args.text) != 2 or classes:
+            raise GankitError("--text takes two captions (--text A --text B), without --classes")
+        texts = tuple(args.text)
     paths = interpolate_run(run, out, pairs=args.pairs, steps=args.steps, seed=args.seed, ema=not args.no_ema,
-                            classes=classes)
+                            classes=classes, texts=texts)
     print(f"wrote {paths['png']} (rows: linear, then slerp) and {paths['gif']}")
     return 0
 
@@ -430,6 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--class-grid", action="store_true", help="conditional runs: one row per class, fixed z per column")
     s.add_argument("--stages", action="store_true",
                    help="staged runs (LAPGAN): one row per sample, one column per intermediate image")
+    s.add_argument("--text", action="append", metavar="CAPTION",
+                   help="text runs: --n samples of this caption, one row per caption (repeatable)")
+    s.add_argument("--text-file", metavar="FILE", help="text runs: captions, one per line (a row each)")
     s.add_argument("--opt", action="append", metavar="NAME=VALUE",
                    help="a generation option the run's recipe declares (repeatable; `gankit list RECIPE`)")
     s.add_argument("--truncation", type=float, metavar="PSI",
@@ -483,6 +536,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--out", help="output folder (default: RUN/interpolation)")
     i.add_argument("--no-ema", action="store_true")
     i.add_argument("--classes", help="conditional runs: a,b keeps each z and moves its label from a to b")
+    i.add_argument("--text", action="append", metavar="CAPTION",
+                   help="text runs: give it twice (A, then B): each z keeps, its caption embedding moves from A to B")
     i.set_defaults(func=_interpolate)
 
     tr = sub.add_parser("translate", help="translate images with a pix2pix, CycleGAN or StarGAN run")

@@ -96,18 +96,29 @@ class Run:
                               f"makes its images from input images and has no latent; use `gankit translate` "
                               f"{self.path} --input IMAGES --out DIR")
 
-    def latent(self, n: int, seed: int = 0, device="cpu", labels=None) -> torch.Tensor:
+    def latent(self, n: int, seed: int = 0, device="cpu", labels=None, texts=None) -> torch.Tensor:
         """G's input for ``n`` samples drawn with ``seed``; ``labels`` (N,) picks the classes of a
-        conditional run (or InfoGAN's c1)."""
+        conditional run (or InfoGAN's c1), ``texts`` (one caption, or one per sample) the captions of a text run."""
         from .config import MAX_SEED
 
         if not 0 <= seed <= MAX_SEED:
             raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
         self.require_latent("sampling")
         gen = torch.Generator().manual_seed(seed)
+        if texts is not None:
+            if self.sampling.condition != "text":
+                from .recipes import serving
+
+                raise ConfigError(f"run {self.path} (recipe '{self.config.recipe}') takes no captions; --text needs "
+                                  f"{serving('latent', ('text',))}")
+            if labels is not None:
+                raise ConfigError("give captions (--text) or classes (--class), not both")
+            return self.recipe(device).latent(n, gen, device, texts=texts)
         if labels is None:
             return self.recipe(device).latent(n, gen, device)
         k = self.num_classes
+        if k is None and self.sampling.condition == "text":
+            raise ConfigError(f"run {self.path} draws samples of captions, not classes; use --text CAPTION")
         if k is None:
             from .recipes import serving
 
@@ -212,14 +223,14 @@ class Run:
         return values.index(value)
 
     def sample(self, n: int = 64, seed: int = 0, ema: bool = True, device="cpu", labels=None,
-               options: Optional[dict] = None) -> torch.Tensor:
-        """``n`` samples from fresh latents drawn with ``seed``; ``labels``: a class, or one per sample;
-        ``options``: generation options the recipe declares (e.g. a truncation)."""
+               options: Optional[dict] = None, texts=None) -> torch.Tensor:
+        """``n`` samples from fresh latents drawn with ``seed``; ``labels``: a class, or one per sample; ``texts``: a
+        caption, or one per sample (text runs); ``options``: generation options the recipe declares (a truncation)."""
         if n < 1:
             raise ConfigError(f"--n must be at least 1, got {n}")
         self.check_options(options)
         check_sampling_fits(n, self.recipe(device), f"drawing {n:,} samples at once", "lower --n")
-        return self.generate(self.latent(n, seed, device, labels), ema, device, options=options)
+        return self.generate(self.latent(n, seed, device, labels, texts), ema, device, options=options)
 
 
     @torch.no_grad()

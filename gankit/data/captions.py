@@ -55,10 +55,15 @@ class CaptionedDataset(TensorDataset):
     paraphrases never trained on; ``group_classes`` maps a group to its class (or None), and ``group_attributes``
     (colordigits) to its (stroke, background) indices."""
 
+    pairing = "captioned"
+    #: the dataset whose classifier reads the class of an image (gankit.metrics.classifier), or None
+    classifier: Optional[str] = None
+
     def __init__(self, x, labels, num_classes, class_names, captions: tuple, first: torch.Tensor,
                  count: torch.Tensor, name: str, held_out: tuple = (), group_classes: Optional[dict] = None,
-                 group_attributes: Optional[dict] = None):
+                 group_attributes: Optional[dict] = None, classifier: Optional[str] = None):
         super().__init__(x, labels, num_classes, class_names, name=name)
+        self.classifier = classifier
         self.captions, self.first, self.count = tuple(captions), first.long(), count.long()
         self.held_out, self.group_classes = tuple(held_out), group_classes
         self.group_attributes = group_attributes
@@ -120,11 +125,11 @@ def _template_captions(groups: int, templates: tuple, fill) -> tuple:
 
 
 def _from_groups(x, labels, group, groups: int, templates, held_out, fill, name, num_classes, class_names,
-                 group_classes, group_attributes=None) -> CaptionedDataset:
+                 group_classes, classifier, group_attributes=None) -> CaptionedDataset:
     captions = _template_captions(groups, templates, fill)
     count = torch.full((len(x),), len(templates))
     return CaptionedDataset(x, labels, num_classes, class_names, captions, group * len(templates), count, name,
-                            _template_captions(groups, held_out, fill), group_classes, group_attributes)
+                            _template_captions(groups, held_out, fill), group_classes, group_attributes, classifier)
 
 
 def _digit_words(d: int) -> dict:
@@ -136,7 +141,7 @@ def captioned_mnist5k(cfg) -> CaptionedDataset:
     """mnist5k with captions ("a handwritten seven", "the digit 7", ...; 5 templates, 3 held out)."""
     base = mnist5k(_data_config(cfg, name="mnist5k", split=cfg.split, image_size=cfg.image_size, limit=cfg.limit))
     return _from_groups(base.x, base.y, base.y, 10, DIGIT_TEMPLATES, DIGIT_HELD_OUT, _digit_words,
-                        "captioned-mnist5k", 10, base.class_names, {g: g for g in range(10)})
+                        "captioned-mnist5k", 10, base.class_names, {g: g for g in range(10)}, "mnist5k")
 
 
 @DATASETS.register("captioned-fashion")
@@ -146,7 +151,7 @@ def captioned_fashion(cfg) -> CaptionedDataset:
                                       limit=cfg.limit, root=cfg.root))
     return _from_groups(base.x, base.y, base.y, 10, FASHION_TEMPLATES, FASHION_HELD_OUT,
                         lambda g: {"item": FASHION_ITEMS[g]}, "captioned-fashion", 10, FASHION_CLASSES,
-                        {g: g for g in range(10)})
+                        {g: g for g in range(10)}, "fashion-mnist")
 
 
 @DATASETS.register("captioned-colordigits")
@@ -167,7 +172,7 @@ def captioned_colordigits(cfg) -> CaptionedDataset:
     classes = {g: g // per_digit for g in range(10 * per_digit)}
     attributes = {g: divmod(g % per_digit, len(backgrounds)) for g in range(10 * per_digit)}
     ds = _from_groups(base.x, base.digits, group, 10 * per_digit, COLOR_TEMPLATES, COLOR_HELD_OUT, fill,
-                      "captioned-colordigits", 10, [str(i) for i in range(10)], classes, attributes)
+                      "captioned-colordigits", 10, [str(i) for i in range(10)], classes, "mnist5k", attributes)
     ds.ink = base.ink
     return ds
 

@@ -13,7 +13,7 @@ class DataInfo:
     kind: str  # "image" or "points"
     shape: tuple  # one example (what G makes)
     num_classes: Optional[int] = None
-    pairing: Optional[str] = None  # translation data: "paired", "unpaired" or "domains"
+    pairing: Optional[str] = None  # the layout: "paired", "unpaired", "domains" (translation) or "captioned"
     source_shape: Optional[tuple] = None  # translation data: the input side A
     attributes: Optional[tuple] = None  # domain data: ((name, (value, ...)), ...)
     captions: Optional[tuple] = None  # captioned data: ((text, group), ...) sorted by group (gankit.data.captions)
@@ -40,7 +40,7 @@ class DataInfo:
         src, attrs = d.get("source_shape"), d.get("attributes")
         if d.get("kind") not in ("image", "points"):
             raise ValueError(f"data_info kind {d.get('kind')!r} is not image or points")
-        if d.get("pairing") not in (None, "paired", "unpaired", "domains"):
+        if d.get("pairing") not in (None, "paired", "unpaired", "domains", "captioned"):
             raise ValueError(f"data_info pairing {d.get('pairing')!r} is unknown")
         k = d.get("num_classes")
         if k is not None and not (isinstance(k, int) and 1 <= k <= MAX_CLASSES):

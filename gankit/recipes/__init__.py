@@ -31,7 +31,7 @@ def build_recipe(cfg, info: DataInfo, objective=None) -> Recipe:
                           f"use recipe=unconditional or one of these objectives: {', '.join(ok)}")
     if info.pairing not in cls.pairings:
         layouts = {"paired": "paired (A, B) images", "unpaired": "unpaired A and B images",
-                   "domains": "images with domain attributes", None: "plain examples"}
+                   "domains": "images with domain attributes", "captioned": "captioned images", None: "plain examples"}
         want = " or ".join(layouts[p] for p in cls.pairings)
         fits = [r for r, c in RECIPES.items() if info.pairing in c.pairings]
         raise ConfigError(f"recipe '{cfg.recipe}' trains on {want}, but dataset '{cfg.data.name}' holds "

@@ -57,7 +57,7 @@ def one_hot_labels(n: int, classes: int, labels=None, generator: Optional[torch.
 @dataclass(frozen=True)
 class LatentPart:
     """A named block of columns of G's input: ``kind`` is "noise" (z), "one-hot" (a class or a
-    categorical code) or "continuous" (a code in [-1, 1])."""
+    categorical code), "continuous" (a code in [-1, 1]) or "text" (a caption's sentence embedding)."""
 
     name: str
     start: int
@@ -105,8 +105,9 @@ class Sampling:
 
     @property
     def codes(self) -> tuple:
-        """The names of the interpretable codes (every part that is neither noise nor the named class y)."""
-        return tuple(p.name for p in self.parts if p.kind != "noise" and p.name != "y")
+        """The names of the interpretable codes (every part that is neither noise, the named class y nor a caption's
+        embedding)."""
+        return tuple(p.name for p in self.parts if p.kind not in ("noise", "text") and p.name != "y")
 
     @property
     def class_part(self) -> Optional[LatentPart]:

@@ -69,14 +69,10 @@ class TextToImage(Recipe):
     """G(z, text) and a matching-aware D(x, text) (GAN-INT-CLS with conditioning augmentation)."""
 
     condition = "text"
+    pairings = ("captioned",)
+    options = ()
 
     def __init__(self, cfg, info: DataInfo, objective=None):
-        if not info.captions:
-            from ..registry import DATASETS
-
-            captioned = [n for n in DATASETS.names() if n.startswith("caption")]
-            raise ConfigError(f"recipe 'text2image' needs captioned images, but data.name = {cfg.data.name!r} has no "
-                              f"captions; use {', '.join(captioned)}")
         if objective is not None and not getattr(objective, "separable", False):
             ok = [n for n in OBJECTIVES.names() if getattr(OBJECTIVES.get(n), "separable", False)]
             raise ConfigError(f"objective '{cfg.objective.name}' does not split into a real and a fake term, which the "

@@ -141,8 +141,11 @@ class MiniLM(nn.Module):
 
 @lru_cache(maxsize=1)
 def shared_minilm() -> MiniLM:
-    """One encoder per process (its 90 MB of weights are read once)."""
-    return MiniLM()
+    """One encoder per process (its 90 MB of weights are read once). Built with the global random state restored
+    afterwards: its layers' throwaway initialisation must not shift the run's random stream, which would make a
+    run's networks depend on whether an earlier run in the process had loaded the encoder."""
+    with torch.random.fork_rng(devices=[]):
+        return MiniLM()
 
 
 _CACHE: dict = {}

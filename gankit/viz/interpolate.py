@@ -17,9 +17,16 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return slerp_rows(z0, z1, t.view(-1, 1, 1))
 
 
-def endpoints(run, pairs: int, seed: int, classes: tuple[int, int] | None = None):
+def endpoints(run, pairs: int, seed: int, classes: tuple[int, int] | None = None, texts: tuple | None = None):
     """Start and end inputs of each interpolation: two random latents, or (``classes=(a, b)``) the same z
-    with label a at the start and label b at the end."""
+    with label a at the start and label b at the end, or (``texts=(A, B)``, text runs) the same z with caption A's
+    embedding at the start and caption B's at the end (GAN-INT's interpolation, Reed et al. 2016, fig. 8)."""
+    if texts is not None:
+        z0 = run.latent(pairs, seed, texts=[texts[0]])
+        z1 = z0.clone()
+        cols = run.sampling.part("text").columns
+        z1[:, cols] = run.latent(pairs, seed, texts=[texts[1]])[:, cols]
+        return z0, z1
     if classes is None:
         z = run.latent(2 * pairs, seed)
         return z[:pairs], z[pairs:]
@@ -31,7 +38,7 @@ def endpoints(run, pairs: int, seed: int, classes: tuple[int, int] | None = None
 
 
 def interpolate_run(run, out_dir, pairs: int = 8, steps: int = 10, seed: int = 0, ema: bool = True,
-                    classes: tuple[int, int] | None = None) -> dict:
+                    classes: tuple[int, int] | None = None, texts: tuple | None = None) -> dict:
     """Write ``interpolation.png`` (rows: pairs; top block linear, bottom block slerp; columns: t from 0 to 1)
     and ``interpolation.gif`` (every pair at once, moving along its slerp path) into ``out_dir``.
     ``classes=(a, b)`` (conditional runs): each row keeps its z and moves the label from a to b."""
@@ -46,7 +53,7 @@ def interpolate_run(run, out_dir, pairs: int = 8, steps: int = 10, seed: int = 0
     if pairs < 1 or steps < 2:
         raise ConfigError("interpolate needs --pairs >= 1 and --steps >= 2")
     out = Path(out_dir)
-    z0, z1 = endpoints(run, pairs, seed, classes)
+    z0, z1 = endpoints(run, pairs, seed, classes, texts)
     t = torch.linspace(0, 1, steps)
     paths = {"linear": lerp(z0, z1, t), "slerp": slerp(z0, z1, t)}  # (T, N, D)
     images = {k: run.generate(v.transpose(0, 1).reshape(pairs * steps, -1), ema) for k, v in paths.items()}
