@@ -3,6 +3,7 @@ losing or repeating a trial, and a worker killed mid-trial and restarted at once
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ def postgres():
         yield postgres_server.start(folder)
     finally:
         postgres_server.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)  # the mkdtemp folder above: the server's data, tens of MB
 
 
 @pytest.fixture

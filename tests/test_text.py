@@ -57,15 +57,17 @@ def test_the_kl_term_equals_its_closed_form():
     assert float(kl_to_standard_normal(torch.zeros(3, 4), torch.zeros(3, 4))) == 0.0
 
 
-def test_conditioning_is_deterministic_without_augmentation_and_at_sampling_time():
+def test_conditioning_is_deterministic_without_augmentation_or_given_its_noise():
     e = torch.randn(1, 32).repeat(4, 1)  # four equal embeddings
     off = ConditioningAugmentation(32, 8, augment=False)
-    c, mu, logvar = off(e, sample=True)
-    assert logvar is None and torch.equal(c, mu) and bool((c == c[:1]).all())
+    c, mu, logvar = off(e)
+    assert logvar is None and torch.equal(c, mu) and bool((c == c[:1]).all()) and off.noise_dim == 0
     on = ConditioningAugmentation(32, 8, augment=True)
-    drawn, mu, logvar = on(e, sample=True)
+    drawn, mu, logvar = on(e)
     assert not torch.equal(drawn[0], drawn[1])  # c ~ N(mu, sigma^2): equal embeddings, different draws
-    assert torch.equal(on(e)[0], mu) and bool((mu == mu[:1]).all())  # sampling uses the mean
+    eps = torch.randn(1, 8).repeat(4, 1)
+    fixed = on(e, eps)[0]  # the draw's noise given (a sample's code holds it): equal embeddings, equal conditions
+    assert bool((fixed == fixed[:1]).all()) and torch.allclose(fixed, mu + (0.5 * logvar).exp() * eps)
 
 
 # -- captioned datasets -----------------------------------------------------------------------------------

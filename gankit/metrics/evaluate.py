@@ -319,7 +319,18 @@ def evaluate_run(run, metrics=ALL_METRICS, n: int = 10000, backbone: str = "effn
         scores.update(feature_scores(cfg.data, split, fake, metrics, n, backbone, resize, knn_max, progress, protocol,
                                      inception_protocol, fake_identity=identity,
                                      fake_features=fakes[1] if fakes is not None else None))
-    if run.info.num_classes:
+    if run.sampling.condition == "text":  # does G draw what the caption says, and does D know a matching caption?
+        from .text import caption_fidelity, matching_scores
+
+        try:
+            scores.update(caption_fidelity(run, n=min(n, 1000), seed=seed))
+            scores.update(matching_scores(run, seed=seed))
+            protocol["text"] = ("images from held-out paraphrases (text_*) and training captions (text_train_*) judged "
+                                "by the dataset's classifier and colours; D's score of the right caption against 99 "
+                                "of other groups on held-out real images (text_match_pairwise, text_r_precision)")
+        except GankitError as e:
+            protocol["text"] = f"skipped: {e}"
+    elif run.info.num_classes:
         try:
             clf = build_backbone(f"classifier:{cfg.data.name}")
             _, probs = extract_all(clf, fake)

@@ -34,7 +34,7 @@ def generate_from_texts(run, texts: list, seed: int = 0, batch: int = 250) -> to
     out = []
     for i in range(0, len(texts), batch):
         chunk = texts[i:i + batch]
-        z = run.latent(len(chunk), seed + i)[:, :run.config.latent.dim]
+        z = run.latent(len(chunk), seed + i)[:, run.sampling.part("z").columns]
         code = torch.cat([z, recipe.encode(chunk, unknown="allow").to(z)], 1)
         out.append(run.generate(code))
     return torch.cat(out)

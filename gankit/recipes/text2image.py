@@ -12,7 +12,8 @@ all-MiniLM-L6-v2 encoder (:mod:`gankit.text.minilm`), or ``learned``, a GRU trai
 * **GAN-INT (their sec. 4.3).** G also learns from interpolated embeddings (e_a + e_b) / 2 of two training captions,
   weight ``text.interpolation_weight`` (the paper: beta = 0.5, weight 1); D never sees real images for them.
 * **Conditioning augmentation** (``text.augment``): c ~ N(mu(e), sigma(e)^2) and G's loss adds
-  ``text.kl_weight`` x KL(N(mu, sigma^2) || N(0, I)) (the paper: 1; the release: 2). At sampling, c = mu.
+  ``text.kl_weight`` x KL(N(mu, sigma^2) || N(0, I)) (the paper: 1; the release: 2). Samples draw c too: the
+  draw's N(0, I) noise is part of the code's noise block.
 
 Any objective that splits into a real and a fake term (``Objective.separable``) works; others are refused.
 """
@@ -41,6 +42,7 @@ class TextConfig:
     learned_dim: int = ranged(128, lo=1, hi=4096)  # text.encoder=learned: size of its sentence embedding
     cond_dim: int = ranged(128, lo=1, hi=4096)  # size of G's condition c and of D's compressed embedding (paper: 128)
     augment: bool = True  # conditioning augmentation (StackGAN); false: c = LeakyReLU(W e), as Reed et al.
+    cond_lr_mul: float = ranged(0.01, lo=0, lo_open=True, hi=1)  # learning-rate multiplier of the layer that makes c
     kl_weight: float = ranged(1.0, lo=0)  # weight of the KL term in G's loss when text.augment
     matching_aware: bool = True  # GAN-CLS: real images with wrong captions are negatives for D
     wrong_weight: float = ranged(0.5, lo=0, hi=1)  # D's weight on (real, wrong caption); fakes get 1 - this
@@ -102,7 +104,7 @@ class TextToImage(Recipe):
     def build_nets(self, cfg, info):
         t, shape = cfg.text, info.shape
         nets = {"g": TextConditionedGenerator(build_generator(cfg.g, cfg.latent.dim + t.cond_dim, shape),
-                                              cfg.latent.dim, self.embed_dim, t.cond_dim, t.augment),
+                                              cfg.latent.dim, self.embed_dim, t.cond_dim, t.augment, t.cond_lr_mul),
                 "d": TextMatchingDiscriminator(build_discriminator(cfg.d, shape), shape, self.embed_dim, t.cond_dim,
                                                cfg.d.spectral_norm)}
         if t.encoder == "learned":
@@ -140,15 +142,26 @@ class TextToImage(Recipe):
         return self.nets["text"](list(texts), unknown=unknown)
 
     # -- the code [z, e] ----------------------------------------------------------------------------
+    @property
+    def noise_dim(self) -> int:
+        """Columns of the code's noise block: z, then the conditioning augmentation's N(0, I) draw."""
+        return self.cfg.latent.dim + self.nets["g"].condition.noise_dim
+
     def sampling(self) -> Sampling:
-        d = self.cfg.latent.dim
+        d = self.noise_dim
         return Sampling(condition="text", options=self.generation_options,
                         parts=(LatentPart("z", 0, d, "noise"), LatentPart("text", d, d + self.embed_dim, "text")))
 
-    def latent(self, n: int, generator: Optional[torch.Generator] = None, device=None, texts=None) -> torch.Tensor:
-        """[z, e]: e the embedding of ``texts`` (n captions, or one for all), or of training captions drawn with
-        ``generator`` (a group uniformly, then one of its captions)."""
+    def noise(self, n: int, generator: Optional[torch.Generator] = None, device=None) -> torch.Tensor:
+        """The code's noise block: z ~ p(z), then eps ~ N(0, I) for the conditioning augmentation."""
         z = super().latent(n, generator, device)
+        eps = torch.randn(n, self.noise_dim - z.shape[1], generator=generator).to(z)
+        return torch.cat([z, eps], 1)
+
+    def latent(self, n: int, generator: Optional[torch.Generator] = None, device=None, texts=None) -> torch.Tensor:
+        """[z, eps, e]: e the embedding of ``texts`` (n captions, or one for all), or of training captions drawn with
+        ``generator`` (a group uniformly, then one of its captions)."""
+        z = self.noise(n, generator, device)
         if texts is None:
             e = self.embed(self.pool.draw(n, generator))
         else:
@@ -167,7 +180,7 @@ class TextToImage(Recipe):
         groups = len(self.pool.group_first)
         rows = max(1, min(8, n // 8, groups))
         picks = self.pool.group_first[torch.linspace(0, groups - 1, rows).round().long()]
-        z = super().latent(8, generator, device).repeat(rows, 1)
+        z = self.noise(8, generator, device).repeat(rows, 1)
         e = self.embed(picks.repeat_interleave(8)).detach().to(z)
         return (torch.cat([z, e], 1),)
 
@@ -181,7 +194,7 @@ class TextToImage(Recipe):
     def fake(self, z: torch.Tensor, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(G(z, c) with c drawn by conditioning augmentation, the augmentation's KL term or 0)."""
         g = self.nets["g"]
-        c, mu, logvar = g.condition(e, sample=True)
+        c, mu, logvar = g.condition(e)
         kl = kl_to_standard_normal(mu, logvar) if logvar is not None else torch.zeros((), device=z.device)
         return g.synthesise(z, c), kl
 
