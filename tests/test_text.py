@@ -294,3 +294,17 @@ def test_a_learned_encoder_run_samples_captions_and_refuses_new_words(tmp_path, 
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
     assert main(["interpolate", str(run.path), "--text", "the digit 1"]) == 2
+
+
+def test_text_scores_of_a_run(tmp_path):
+    from gankit.metrics.evaluate import evaluate_run
+    from gankit.metrics.text import caption_interpolation
+
+    run = train(load_config(None, SMALL), tmp_path / "t", progress=False, tensorboard=False)
+    report = evaluate_run(run, metrics=("swd",), n=64)
+    scores = report["scores"]
+    for key in ("text_class_acc", "text_train_class_acc", "text_match_pairwise", "text_r_precision"):
+        assert 0.0 <= scores[key] <= 1.0, key
+    assert "held-out paraphrases" in report["protocol"]["text"]
+    path = caption_interpolation(run, "the digit 1", "the digit 7", steps=3, n=8)
+    assert path["stroke_colour"].shape == (3, 1) and torch.allclose(path["class_share"].sum(1), torch.ones(3))

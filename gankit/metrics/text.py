@@ -97,3 +97,29 @@ def matching_scores(run, n_images: int = 500, wrong: int = 99, seed: int = 0) ->
                            for k in range(wrong)], 1)
     return {"text_match_pairwise": float((s_right[:, None] > s_wrong).float().mean()),
             "text_r_precision": float((s_right > s_wrong.max(1).values).float().mean()), "text_match_n": len(x)}
+
+
+@torch.no_grad()
+def caption_interpolation(run, start: str, end: str, steps: int = 8, n: int = 64, seed: int = 0) -> dict:
+    """Images along the straight line from caption ``start``'s embedding to ``end``'s, each z held (GAN-INT's figure,
+    Reed et al. 2016, fig. 8): per step, the mean stroke colour (each channel in [0, 255], where the image's own ink map is over
+    one half) and the share of images the dataset's classifier reads as each class."""
+    from ..data.translation import ink_map
+    from .classifier import predict_classes
+    from .translation import held_out
+
+    ds = held_out(run, 1)
+    z0 = run.latent(n, seed, texts=[start])
+    z1 = z0.clone()
+    cols = run.sampling.part("text").columns
+    z1[:, cols] = run.latent(n, seed, texts=[end])[:, cols]
+    colours, classes = [], []
+    for t in torch.linspace(0, 1, steps):
+        images = run.generate(torch.lerp(z0, z1, float(t)))
+        ink = ink_map(images)
+        mask = (ink > 0).float()
+        colours.append(((images + 1) * 127.5 * mask).sum((0, 2, 3)) / mask.sum((0, 2, 3)).clamp_min(1))
+        gray = ink if ds.group_attributes is not None else images
+        pred = predict_classes(gray, ds.classifier)
+        classes.append(torch.bincount(pred, minlength=10).float() / n)
+    return {"stroke_colour": torch.stack(colours), "class_share": torch.stack(classes)}

@@ -89,7 +89,12 @@ class TextToImage(Recipe):
         if cfg.text.encoder == "minilm":
             from ..text.minilm import encode
 
-            self.register_buffer("table", encode(self.pool.texts), persistent=False)
+            raw = encode(self.pool.texts)
+            centre = raw.mean(0)
+            spread = float((raw - centre).pow(2).mean().sqrt())
+            self.register_buffer("centre", centre, persistent=False)
+            self.spread = spread if spread > 1e-6 else 1.0
+            self.register_buffer("table", self.standardise(raw), persistent=False)
         if objective is not None:
             self.check_penalty_compatible(cfg.d)
 
@@ -122,6 +127,13 @@ class TextToImage(Recipe):
                 Phase("g", "g", 1, needs_data=False, frozen=("d",))]
 
     # -- text ---------------------------------------------------------------------------------------
+    def standardise(self, e: torch.Tensor) -> torch.Tensor:
+        """MiniLM's unit-length embeddings, centred on the training captions' mean and scaled so that their
+        coordinates have unit mean square. Raw, two captions differ by a few hundredths per coordinate, which a
+        slowly learning conditioning layer (``text.cond_lr_mul``) cannot amplify in a short run: measured on
+        captioned-mnist5k, 2,000 steps, class accuracy 10 % raw (chance), see the preset for standardised."""
+        return (e.to(self.centre) - self.centre) / self.spread
+
     def embed(self, captions: torch.Tensor) -> torch.Tensor:
         """Embeddings (N, E) of pool captions by index (the learned encoder's with gradients into it)."""
         if self.cfg.text.encoder == "minilm":
@@ -138,7 +150,7 @@ class TextToImage(Recipe):
         if self.cfg.text.encoder == "minilm":
             from ..text.minilm import encode
 
-            return encode(list(texts)).to(device)
+            return self.standardise(encode(list(texts)).to(device))
         return self.nets["text"](list(texts), unknown=unknown)
 
     # -- the code [z, e] ----------------------------------------------------------------------------
