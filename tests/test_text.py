@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import text_extra_available
-from gankit import load_config, load_run, train
+from gankit import load_config, train
 from gankit.cli import main
 from gankit.config import Config
 from gankit.data import build_dataset

@@ -1,6 +1,5 @@
 """Text-to-image claims (issue 22), measured on the presets as shipped over 3 seeds (slow). Numbers in the docstrings."""
 import pytest
-import torch
 
 from conftest import text_extra_available
 from gankit import load_config, train
