@@ -8,6 +8,9 @@
   FID in the manner of "FID-MNIST"; far cheaper than Inception, comparable only with itself). The real images'
   own confident share is given beside it as the ceiling.
 - 2-D toys: the dataset's mode statistics (modes covered, share of high-quality samples).
+- Text-to-image runs on gankit's captioned datasets: the share of samples from held-out captions drawn as the
+  caption's class (and colours), and how often D ranks an image's right caption first of 100
+  (:mod:`gankit.metrics.text`).
 - Anything else (no labels, no classifier, image-to-image runs): no line; a labelled dataset without a classifier
   says how to get one instead of training it silently.
 """
@@ -66,6 +69,21 @@ def toy_quality(run, n: int, seed: int = 0) -> dict | None:
     return {"kind": "modes", "n": n, **values, "line": f"quality of {n:,} EMA samples: {shown}"}
 
 
+def text_quality(run, n: int, seed: int = 0) -> dict:
+    """Caption fidelity of ``n`` EMA samples from held-out captions and ``n`` from training captions, and D's
+    matching scores on 500 held-out real images."""
+    from .text import caption_fidelity, matching_scores
+
+    scores = {**caption_fidelity(run, n, seed), **matching_scores(run, seed=seed)}
+    colours = "".join(f", {what} {_percent(scores[f'text_{what}_acc'])}" for what in ("stroke", "background")
+                      if f"text_{what}_acc" in scores)
+    line = (f"quality of {n:,} EMA samples from held-out captions (gankit's classifier): "
+            f"{_percent(scores['text_class_acc'])} drawn as the caption's class{colours} (training captions: "
+            f"{_percent(scores['text_train_class_acc'])}); D ranks the right caption first of 100 for "
+            f"{_percent(scores['text_r_precision'])} of held-out images")
+    return {"kind": "text", "n": n, **scores, "line": line}
+
+
 def run_quality(run, n: int, seed: int = 0) -> dict | None:
     """The quality summary of a finished run (see the module's docstring), or None when there is none to give;
     a labelled dataset without a classifier raises a GankitError that says how to get one."""
@@ -75,6 +93,8 @@ def run_quality(run, n: int, seed: int = 0) -> dict | None:
         return None
     if run.info.kind == "points":
         return toy_quality(run, n, seed)
+    if run.sampling.condition == "text":
+        return text_quality(run, n, seed)
     if not run.info.num_classes:
         return None
     dataset = run.config.data.name
