@@ -20,14 +20,13 @@ import csv
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 
 from ..errors import DataError
 from ..registry import DATASETS
 from .base import BatchStream, TensorDataset, _EpochStream
 from .info import MAX_CAPTION_CHARS
-from .images import FASHION_CLASSES, IMAGE_SUFFIXES, fashion_mnist, load_image, mnist5k
+from .images import FASHION_CLASSES, fashion_mnist, folder_files, load_folder_images, mnist5k
 from .translation import BACKGROUNDS, STROKES, _data_config, colordigits
 
 NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -223,19 +222,10 @@ def _folder_captions(root: Path, files: list[Path]) -> list[list[str]]:
 @DATASETS.register("caption-folder")
 def caption_folder(cfg) -> CaptionedDataset:
     """The user's images under ``data.root`` (PNG/JPEG, searched recursively) with captions (see the module's
-    docstring). Size ``data.image_size`` (default 64); channels ``data.channels`` (default 3)."""
-    if not cfg.root:
-        raise DataError("dataset 'caption-folder' needs data.root=PATH (a folder of images with captions)")
-    root = Path(cfg.root)
-    if not root.is_dir():
-        raise DataError(f"data.root {root} is not a folder")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise DataError(f"no PNG/JPEG images found under {root}")
-    if cfg.limit is not None:
-        files = files[: cfg.limit]
+    docstring), read as the ``folder`` dataset reads images (:func:`~gankit.data.images.load_folder_images`)."""
+    root, files = folder_files(cfg, "caption-folder", "a folder of images with captions")
     per_image = [list(dict.fromkeys(caps)) for caps in _folder_captions(root, files)]
-    x = torch.from_numpy(np.stack([load_image(p, cfg.channels or 3, cfg.image_size or 64) for p in files]))
+    x = torch.from_numpy(load_folder_images(files, cfg))
     parents = [str(p.parent.relative_to(root)) for p in files]
     names = sorted(set(parents)) if all(p != "." for p in parents) else None
     labels = torch.tensor([names.index(p) for p in parents]) if names else None

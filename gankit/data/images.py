@@ -193,6 +193,30 @@ def _is_gray(path: Path) -> bool:
         raise DataError(f"cannot read image {path}: {e}; fix or remove the file") from None
 
 
+def folder_files(cfg, dataset: str, what: str) -> tuple[Path, list[Path]]:
+    """``data.root`` and the PNG/JPEG files under it (searched recursively, sorted by path, the first ``data.limit``);
+    a missing root or an empty folder is refused in one line."""
+    if not cfg.root:
+        raise DataError(f"dataset '{dataset}' needs data.root=PATH ({what})")
+    root = Path(cfg.root)
+    if not root.is_dir():
+        raise DataError(f"data.root {root} is not a folder")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DataError(f"no PNG/JPEG images found under {root}")
+    return root, files[: cfg.limit] if cfg.limit is not None else files
+
+
+def load_folder_images(files: list[Path], cfg) -> np.ndarray:
+    """uint8 (N, C, S, S) images by :func:`load_image`'s rule: size ``data.image_size`` (default 64), channels
+    ``data.channels``, or 1 when every image is grayscale and 3 otherwise; refused if they would not fit in memory."""
+    channels = cfg.channels or (1 if all(_is_gray(p) for p in files) else 3)
+    size = cfg.image_size or 64
+    check_fits(float(len(files)) * channels * size * size, f"{len(files)} images at {size}x{size}",
+               "lower data.image_size or set data.limit")
+    return np.stack([load_image(p, channels, size) for p in files])
+
+
 @DATASETS.register("folder")
 def image_folder(cfg) -> TensorDataset:
     """The user's own PNG/JPEG images under ``data.root`` (searched recursively, sorted by path).
@@ -201,21 +225,8 @@ def image_folder(cfg) -> TensorDataset:
     sorted folder order). Size: ``data.image_size`` (default 64). Channels: ``data.channels``,
     or 1 when every image is grayscale and 3 otherwise. See :func:`load_image` for the rule.
     """
-    if not cfg.root:
-        raise DataError("dataset 'folder' needs data.root=PATH (a folder of PNG/JPEG images)")
-    root = Path(cfg.root)
-    if not root.is_dir():
-        raise DataError(f"data.root {root} is not a folder")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise DataError(f"no PNG/JPEG images found under {root}")
-    if cfg.limit is not None:
-        files = files[: cfg.limit]
-    channels = cfg.channels or (1 if all(_is_gray(p) for p in files) else 3)
-    size = cfg.image_size or 64
-    check_fits(float(len(files)) * channels * size * size, f"{len(files)} images at {size}x{size}",
-               "lower data.image_size or set data.limit")
-    x = np.stack([load_image(p, channels, size) for p in files])
+    root, files = folder_files(cfg, "folder", "a folder of PNG/JPEG images")
+    x = load_folder_images(files, cfg)
     parents = [p.parent.relative_to(root) for p in files]
     labels, names = None, None
     if all(str(p) != "." for p in parents):
