@@ -5,8 +5,9 @@ A captioned dataset gives every image one or more captions; a batch is ``(x, lab
 describe the same content (one class, or one class in one colour scheme); the matching-aware discriminator's wrong
 captions (Reed et al. 2016, GAN-CLS) are drawn from the other groups (:func:`wrong_captions`).
 
-* ``captioned-mnist5k``, ``captioned-fashion``: one group per class.
-* ``captioned-colordigits``: one group per (digit, stroke colour, background): 60 groups, every caption naming all three.
+* ``captioned-mnist5k``, ``captioned-fashion``: one group per class (8 and 7 training templates, 3 held out).
+* ``captioned-colordigits``: one group per (digit, stroke colour, background): 60 groups, every caption naming all three
+  (6 training templates, 2 held out).
 * ``caption-folder``: the user's images under ``data.root``, each with a caption file ``<image stem>.txt`` beside it
   (one caption per line) or rows ``file,caption`` in ``data.root/captions.csv``. Images in class sub-folders make one
   group per class; otherwise every distinct caption is its own group.
@@ -33,18 +34,20 @@ NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight
 
 
 DIGIT_TEMPLATES = ("a handwritten {word}", "the digit {n}", "a picture of the number {word}",
-                   "{a_word} written by hand", "the number {n} in white on black")
+                   "{a_word} written by hand", "the number {n} in white on black", "a drawing of the numeral {n}",
+                   "a {n} written with a pen", "the handwritten number {word}")
 DIGIT_HELD_OUT = ("an image showing the numeral {word}", "a scan of a hand drawn {n}", "someone wrote the number {word}")
 
 FASHION_ITEMS = ("a t-shirt", "a pair of trousers", "a pullover", "a dress", "a coat", "a sandal", "a shirt",
                  "a pair of sneakers", "a bag", "an ankle boot")
 FASHION_TEMPLATES = ("{item}", "a photo of {item}", "a grey picture of {item}", "{item} on a black background",
-                     "a small image of {item}")
+                     "a small image of {item}", "a black and white photo of {item}", "this is {item}")
 FASHION_HELD_OUT = ("a product shot of {item}", "here we see {item}", "a catalogue picture of {item}")
 
 COLOR_TEMPLATES = ("a {stroke} {word} on a {background} background", "the digit {n} drawn in {stroke} on {background}",
                    "{a_word} written in {stroke} ink on a {background} background",
-                   "{stroke} strokes forming {a_word}, {background} background")
+                   "{stroke} strokes forming {a_word}, {background} background",
+                   "a {background} picture of a {stroke} {n}", "the number {word} in {stroke} on {background}")
 COLOR_HELD_OUT = ("a {background} image with a {stroke} number {word}", "the numeral {n} in {stroke} over {background}")
 
 
@@ -137,7 +140,7 @@ def _digit_words(d: int) -> dict:
 
 @DATASETS.register("captioned-mnist5k")
 def captioned_mnist5k(cfg) -> CaptionedDataset:
-    """mnist5k with captions ("a handwritten seven", "the digit 7", ...; 5 templates, 3 held out)."""
+    """mnist5k with captions ("a handwritten seven", "the digit 7", ...; 8 templates, 3 held out)."""
     base = mnist5k(_data_config(cfg, name="mnist5k", split=cfg.split, image_size=cfg.image_size, limit=cfg.limit))
     return _from_groups(base.x, base.y, base.y, 10, DIGIT_TEMPLATES, DIGIT_HELD_OUT, _digit_words,
                         "captioned-mnist5k", 10, base.class_names, {g: g for g in range(10)}, "mnist5k")
@@ -145,7 +148,7 @@ def captioned_mnist5k(cfg) -> CaptionedDataset:
 
 @DATASETS.register("captioned-fashion")
 def captioned_fashion(cfg) -> CaptionedDataset:
-    """Fashion-MNIST with captions ("a pair of sneakers", "a photo of an ankle boot", ...; 5 templates, 3 held out)."""
+    """Fashion-MNIST with captions ("a pair of sneakers", "a photo of an ankle boot", ...; 7 templates, 3 held out)."""
     base = fashion_mnist(_data_config(cfg, name="fashion-mnist", split=cfg.split, image_size=cfg.image_size,
                                       limit=cfg.limit, root=cfg.root))
     return _from_groups(base.x, base.y, base.y, 10, FASHION_TEMPLATES, FASHION_HELD_OUT,
@@ -156,7 +159,7 @@ def captioned_fashion(cfg) -> CaptionedDataset:
 @DATASETS.register("captioned-colordigits")
 def captioned_colordigits(cfg) -> CaptionedDataset:
     """colordigits (mnist5k digits in red, green or blue on black or white) with captions naming the digit, the
-    stroke colour and the background ("a red seven on a white background"; 4 templates, 2 held out); 60 groups."""
+    stroke colour and the background ("a red seven on a white background"; 6 templates, 2 held out); 60 groups."""
     base = colordigits(_data_config(cfg, name="colordigits", split=cfg.split, image_size=cfg.image_size,
                                     limit=cfg.limit))
     strokes, backgrounds = list(STROKES), list(BACKGROUNDS)
