@@ -308,3 +308,15 @@ def test_text_scores_of_a_run(tmp_path):
     assert "held-out paraphrases" in report["protocol"]["text"]
     path = caption_interpolation(run, "the digit 1", "the digit 7", steps=3, n=8)
     assert path["stroke_colour"].shape == (3, 1) and torch.allclose(path["class_share"].sum(1), torch.ones(3))
+
+
+@needs_text
+def test_a_short_run_teaches_d_which_caption_matches(tmp_path):
+    """300 steps of `mnist-text2image` (seed 0, about 30 s): on 200 held-out real digits D scores the right caption
+    above a wrong one (of another digit) 92.4 % of the time, measured; an untrained D is at about 50 %."""
+    from gankit.metrics.text import matching_scores
+
+    cfg = load_config("mnist-text2image", ["train.steps=300", "train.quality_n=0", "train.sample_every=10000",
+                                           "train.checkpoint_every=10000"])
+    run = train(cfg, tmp_path / "t", progress=False, tensorboard=False)
+    assert matching_scores(run, n_images=200, wrong=19)["text_match_pairwise"] >= 0.85
