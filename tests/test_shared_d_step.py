@@ -26,7 +26,8 @@ def pairs():
     for param in recipe_params():
         name = param.values[0]
         for objective in OBJECTIVES.names():
-            if critic_kind(objective) in RECIPES.get(name).critics:
+            cls = RECIPES.get(name)
+            if critic_kind(objective) in cls.critics and (OBJECTIVES.get(objective).separable or not cls.separable_only):
                 yield pytest.param(name, objective, marks=param.marks, id=f"{name}-{objective}")
 
 

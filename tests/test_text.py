@@ -11,10 +11,11 @@ from gankit import load_config, train
 from gankit.cli import main
 from gankit.config import Config
 from gankit.data import build_dataset
-from gankit.data.captions import COLOR_HELD_OUT, COLOR_TEMPLATES, DIGIT_HELD_OUT, DIGIT_TEMPLATES, wrong_captions
+from gankit.data.captions import COLOR_HELD_OUT, COLOR_TEMPLATES, DIGIT_HELD_OUT, DIGIT_TEMPLATES
 from gankit.data.info import DataInfo
 from gankit.errors import ConfigError, DataError
 from gankit.nets.text import ConditioningAugmentation, kl_to_standard_normal
+from gankit.recipes.text2image import wrong_captions
 from gankit.text.learned import LearnedTextEncoder, vocabulary
 
 needs_text = pytest.mark.skipif(not text_extra_available(), reason='pip install -e ".[text]"')
@@ -44,7 +45,7 @@ def test_wrong_captions_never_come_from_the_images_own_group_and_cover_every_oth
 
 
 def test_wrong_captions_need_two_groups():
-    with pytest.raises(DataError, match="at least two kinds"):
+    with pytest.raises(ConfigError, match="at least two kinds"):
         wrong_captions(torch.tensor([0, 0]), torch.tensor([0, 0, 0]))
 
 
@@ -254,7 +255,7 @@ def test_the_matching_aware_d_sees_real_images_with_wrong_captions(monkeypatch):
     recipe = build_recipe(cfg, DataInfo.of(ds), obj)
     recipe.discriminate = lambda x, e: e[:, :1] * 0 + x.flatten(1)[:, :1] * 0 + e[:, :1]
     chosen = {}
-    import gankit.data.captions as captions
+    import gankit.recipes.text2image as captions
 
     real_wrong = captions.wrong_captions
 

@@ -105,22 +105,6 @@ class _CaptionStream(BatchStream):
         self.gen.set_state(state["gen"])
 
 
-def wrong_captions(groups: torch.Tensor, caption_groups: torch.Tensor, generator=None) -> torch.Tensor:
-    """For images whose captions are of ``groups`` (N,), one caption index each drawn uniformly from the captions of
-    every *other* group (``caption_groups`` (M,): each caption's group, sorted). Never a caption of the image's own
-    group: Reed et al.'s (2016) mismatched text, without AttnGAN's same-class collisions to mask."""
-    groups, caption_groups = groups.cpu(), caption_groups.cpu()
-    start = torch.searchsorted(caption_groups, groups, right=False)
-    stop = torch.searchsorted(caption_groups, groups, right=True)
-    own = stop - start
-    others = len(caption_groups) - own
-    if bool((others == 0).any()):
-        raise DataError("every caption of this dataset is in one group, so no caption can be a wrong one; "
-                        "give the images captions of at least two kinds, or set text.matching_aware=false")
-    r = (torch.rand(len(groups), generator=generator) * others).long().clamp_max(others - 1)
-    return torch.where(r < start, r, r + own)
-
-
 def _template_captions(groups: int, templates: tuple, fill) -> tuple:
     """((text, group), ...) for every group and template, sorted by group."""
     return tuple((t.format(**fill(g)), g) for g in range(groups) for t in templates)

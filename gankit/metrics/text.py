@@ -78,7 +78,7 @@ def caption_fidelity(run, n: int = 1000, seed: int = 0) -> dict:
 @torch.no_grad()
 def matching_scores(run, n_images: int = 500, wrong: int = 99, seed: int = 0) -> dict:
     """D's matching scores on held-out real images (see the module's doc)."""
-    from ..data.captions import wrong_captions
+    from ..recipes.text2image import wrong_captions
     from .translation import held_out
 
     recipe = run.recipe()

@@ -29,6 +29,10 @@ def build_recipe(cfg, info: DataInfo, objective=None) -> Recipe:
         ok = [n for n in OBJECTIVES.names() if critic_kind(n) in cls.critics]
         raise ConfigError(f"objective '{cfg.objective.name}' needs {need}, which recipe '{cfg.recipe}' cannot use; "
                           f"use recipe=unconditional or one of these objectives: {', '.join(ok)}")
+    if cls.separable_only and not getattr(OBJECTIVES.get(cfg.objective.name), "separable", False):
+        ok = [n for n in OBJECTIVES.names() if getattr(OBJECTIVES.get(n), "separable", False)]
+        raise ConfigError(f"objective '{cfg.objective.name}' does not split into a real and a fake term, which recipe "
+                          f"'{cfg.recipe}' needs (its D weighs several kinds of negatives); use one of: {', '.join(ok)}")
     if info.pairing not in cls.pairings:
         layouts = {"paired": "paired (A, B) images", "unpaired": "unpaired A and B images",
                    "domains": "images with domain attributes", "captioned": "captioned images", None: "plain examples"}

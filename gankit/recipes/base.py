@@ -169,6 +169,9 @@ class Recipe(nn.Module):
     #: the critic kinds (see Objective.critic) this family's losses can use; others are refused. Empty for a
     #: family with no critic at all (the VAE), which refuses objective settings itself
     critics: tuple = ("scalar",)
+    #: True when D's loss weighs several kinds of negatives (:meth:`d_step`'s ``extra_fakes``), which needs an objective
+    #: that splits into a real and a fake term (:attr:`Objective.separable`); others are refused by ``build_recipe``
+    separable_only = False
     #: where samples come from ("latent" or "image") and what conditions them (see :class:`Sampling`); class
     #: attributes so that a command can name the recipes that would serve it without building one
     source = "latent"

@@ -8,7 +8,7 @@ all-MiniLM-L6-v2 encoder (:mod:`gankit.text.minilm`), or ``learned``, a GRU trai
 * **Matching-aware D (GAN-CLS, their Algorithm 1).** D's loss has one real term, D(x, t), and two kinds of
   negatives: a real image with a wrong caption t^ (weight ``text.wrong_weight``, the paper's 1/2) and a generated
   image with the right caption (weight 1 - wrong_weight). The wrong caption is drawn from another group of captions
-  (another class, or another class-and-colour), never from the image's own (:func:`gankit.data.captions.wrong_captions`).
+  (another class, or another class-and-colour), never from the image's own (:func:`wrong_captions`).
 * **GAN-INT (their sec. 4.3).** G also learns from interpolated embeddings (e_a + e_b) / 2 of two training captions,
   weight ``text.interpolation_weight`` (the paper: beta = 0.5, weight 1); D never sees real images for them.
 * **Conditioning augmentation** (``text.augment``): c ~ N(mu(e), sigma(e)^2) and G's loss adds
@@ -29,7 +29,7 @@ from ..config import choice, ranged, register_section
 from ..errors import ConfigError
 from ..nets import build_discriminator, build_generator
 from ..nets.text import TextConditionedGenerator, TextMatchingDiscriminator, kl_to_standard_normal
-from ..registry import OBJECTIVES, RECIPES
+from ..registry import RECIPES
 from .base import DataInfo, LatentPart, Phase, Recipe, Sampling
 
 
@@ -47,6 +47,22 @@ class TextConfig:
     matching_aware: bool = True  # GAN-CLS: real images with wrong captions are negatives for D
     wrong_weight: float = ranged(0.5, lo=0, hi=1)  # D's weight on (real, wrong caption); fakes get 1 - this
     interpolation_weight: float = ranged(1.0, lo=0)  # GAN-INT: weight of G's loss on interpolated embeddings
+
+
+def wrong_captions(groups: torch.Tensor, caption_groups: torch.Tensor, generator=None) -> torch.Tensor:
+    """For images whose captions are of ``groups`` (N,), one caption index each drawn uniformly from the captions of
+    every *other* group (``caption_groups`` (M,): each caption's group, sorted). Never a caption of the image's own
+    group: Reed et al.'s (2016) mismatched text, without AttnGAN's same-class collisions to mask."""
+    groups, caption_groups = groups.cpu(), caption_groups.cpu()
+    start = torch.searchsorted(caption_groups, groups, right=False)
+    stop = torch.searchsorted(caption_groups, groups, right=True)
+    own = stop - start
+    others = len(caption_groups) - own
+    if bool((others == 0).any()):
+        raise ConfigError("every caption of this dataset is in one group, so no caption can be a wrong one; "
+                        "give the images captions of at least two kinds, or set text.matching_aware=false")
+    r = (torch.rand(len(groups), generator=generator) * others).long().clamp_max(others - 1)
+    return torch.where(r < start, r, r + own)
 
 
 class CaptionPool:
@@ -72,13 +88,9 @@ class TextToImage(Recipe):
 
     condition = "text"
     pairings = ("captioned",)
-    options = ()
+    separable_only = True
 
     def __init__(self, cfg, info: DataInfo, objective=None):
-        if objective is not None and not getattr(objective, "separable", False):
-            ok = [n for n in OBJECTIVES.names() if getattr(OBJECTIVES.get(n), "separable", False)]
-            raise ConfigError(f"objective '{cfg.objective.name}' does not split into a real and a fake term, which the "
-                              f"matching-aware D needs; use one of: {', '.join(ok)}")
         if cfg.d.pack != 1:
             raise ConfigError("recipe 'text2image' does not support d.pack; set d.pack=1")
         self.pool = CaptionPool(info.captions)
@@ -219,8 +231,6 @@ class TextToImage(Recipe):
                 fake, _ = self.fake(super().latent(len(real)), e.detach())
             extra = ()
             if t.matching_aware:
-                from ..data.captions import wrong_captions
-
                 wrong = wrong_captions(self.pool.groups[captions.cpu()], self.pool.groups)
                 e_wrong = self.embed(wrong.to(captions.device))
                 extra = ((real, t.wrong_weight, lambda v: self.discriminate(v, e_wrong)),)
