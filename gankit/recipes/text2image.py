@@ -143,7 +143,8 @@ class TextToImage(Recipe):
         """MiniLM's unit-length embeddings, centred on the training captions' mean and scaled so that their
         coordinates have unit mean square. Raw, two captions differ by a few hundredths per coordinate, which a
         slowly learning conditioning layer (``text.cond_lr_mul``) cannot amplify in a short run: measured on
-        captioned-mnist5k, 2,000 steps, class accuracy 10 % raw (chance), see the preset for standardised."""
+        captioned-mnist5k, 2,000 steps, seed 0, images from held-out captions drawn as their digit: 10 % raw (chance),
+        81 % standardised."""
         return (e.to(self.centre) - self.centre) / self.spread
 
     def embed(self, captions: torch.Tensor) -> torch.Tensor:
@@ -194,9 +195,6 @@ class TextToImage(Recipe):
                 raise ConfigError(f"{len(texts)} captions for {n} samples; give one caption, or one per sample")
             e = self.encode(texts if len(texts) == n else texts * n)
         return torch.cat([z, e.detach().to(z)], 1)
-
-    def generate(self, z, nets=None, **cond):
-        return (nets or self.nets)["g"](z)
 
     def preview_inputs(self, dataset, n, generator, device):
         """The training preview: rows of up to 8 caption groups spread over the pool (its first caption each), the
