@@ -196,9 +196,7 @@ def _sample_texts(run, args, texts: list) -> int:
     _check_out_file(out)
     check_sampling_fits(args.n * len(texts), run.recipe(), f"drawing {args.n * len(texts):,} samples at once",
                         "lower --n or give fewer captions")
-    noise = run.sampling.part("z").columns
-    z = run.latent(args.n, seed=args.seed, texts=texts[:1])[:, noise]
-    codes = [torch.cat([z, run.latent(args.n, seed=args.seed, texts=[t])[:, noise.stop:]], 1) for t in texts]
+    codes = [run.latent(args.n, seed=args.seed, texts=[t]) for t in texts]  # one seed: the same noise in every row
     save_grid(run.generate(torch.cat(codes), ema=not args.no_ema), out, nrow=args.n)
     rows = "; ".join(f"{i + 1}: {t!r}" for i, t in enumerate(texts[:8])) + ("; ..." if len(texts) > 8 else "")
     print(f"wrote {args.n} samples per caption from step {run.step} to {out} (rows {rows})")

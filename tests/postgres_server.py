@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -63,6 +64,25 @@ def stop(folder: Path) -> None:
                                        Path(folder).resolve()), capture_output=True)
 
 
+#: the prefixes of the folders these helpers make (``tempfile.mkdtemp`` in the tests, ``mktemp -d`` in .ci/run)
+FOLDER_PREFIXES = ("gankit-pg-", "gankit-ci-pg.")
+
+
+def discard(folder) -> None:
+    """Remove a server folder that the tests or .ci/run made, and nothing else: ``folder`` must be an absolute path with
+    no ".", ".." or link in it, naming a real folder directly in the temporary directory whose name has one of
+    :data:`FOLDER_PREFIXES`; anything else (an empty name, ".", "..", a relative name, a user's folder, a link to a
+    server folder) is refused with ValueError."""
+    text = str(folder)
+    path = Path(text)
+    tmp = Path(tempfile.gettempdir()).resolve()
+    plain = bool(text) and path.is_absolute() and os.path.normpath(text) == text.rstrip("/")  # no ".", ".." or "//"
+    if not plain or path.is_symlink() or not path.is_dir() or path.resolve() != path \
+            or path.parent != tmp or not path.name.startswith(FOLDER_PREFIXES):
+        raise ValueError(f"{text!r} is not a PostgreSQL test folder in {tmp}; not removing it")
+    shutil.rmtree(path)
+
+
 def new_database(server_url: str, name: str) -> str:
     """A fresh, empty database on the server; returns its URL."""
     import psycopg
@@ -80,5 +100,8 @@ if __name__ == "__main__":
     action, where = sys.argv[1], Path(sys.argv[2])
     if action == "start":
         print(start(where))
-    else:
+    elif action == "stop":
         stop(where)
+    else:  # discard: stop it, then remove the folder (only a server folder these helpers made)
+        stop(where)
+        discard(where)

@@ -3,7 +3,6 @@ losing or repeating a trial, and a worker killed mid-trial and restarted at once
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import time
 import uuid
 
 import pytest
+from pathlib import Path
 
 import postgres_server
 from test_study import TINY, cache  # noqa: F401  (the classifier fixture)
@@ -24,12 +24,12 @@ def postgres():
         return
     if postgres_server.server_bin() is None:
         pytest.skip("no PostgreSQL server binary here (install Debian's postgresql, as .ci/run does)")
-    folder = tempfile.mkdtemp(prefix="gankit-pg-")
+    folder = tempfile.mkdtemp(prefix="gankit-pg-", dir=Path(tempfile.gettempdir()).resolve())
     try:
         yield postgres_server.start(folder)
     finally:
         postgres_server.stop(folder)
-        shutil.rmtree(folder, ignore_errors=True)  # the mkdtemp folder above: the server's data, tens of MB
+        postgres_server.discard(folder)  # the mkdtemp folder above: the server's data, tens of MB
 
 
 @pytest.fixture
@@ -115,3 +115,29 @@ def test_a_postgresql_url_without_a_server_is_one_line(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "cannot open the study storage" in done.stderr and not (tmp_path / "s").exists()
+
+
+def test_discarding_a_server_folder_removes_only_a_folder_the_tests_made(tmp_path, monkeypatch):
+    """The fixture and .ci/run remove their server folders; a name, '.', '..', '', a user's folder or a symlink to
+    a server folder is refused and left as it is."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    made = Path(tempfile.mkdtemp(prefix="gankit-pg-"))
+    (made / "data").mkdir()
+    user = tmp_path / "my-results"
+    user.mkdir()
+    (user / "keep.txt").write_text("mine")
+    link = tmp_path / "gankit-pg-link"
+    link.symlink_to(user)
+    nested = made / "gankit-pg-inner"
+    nested.mkdir()
+    outside = tmp_path / "elsewhere" / "gankit-pg-x"
+    outside.mkdir(parents=True)
+    monkeypatch.chdir(made)
+    for bad in ("", ".", "..", str(user), str(link), str(nested), str(outside), str(tmp_path / "gankit-pg-missing"),
+                str(made / ".." / "my-results")):
+        with pytest.raises(ValueError, match="not removing it"):
+            postgres_server.discard(bad)
+    assert (user / "keep.txt").read_text() == "mine" and link.is_symlink() and nested.is_dir() and outside.is_dir()
+    monkeypatch.chdir(tmp_path)
+    postgres_server.discard(made)
+    assert not made.exists() and (user / "keep.txt").exists()

@@ -31,13 +31,9 @@ def generate_from_texts(run, texts: list, seed: int = 0, batch: int = 250) -> to
     """One sample per caption (z from ``seed``); captions with words a learned encoder never saw are read with its
     unknown-word token, so held-out paraphrases can be scored (a user's ``--text`` refuses them)."""
     recipe = run.recipe()
-    out = []
-    for i in range(0, len(texts), batch):
-        chunk = texts[i:i + batch]
-        z = run.latent(len(chunk), seed + i)[:, run.sampling.part("z").columns]
-        code = torch.cat([z, recipe.encode(chunk, unknown="allow").to(z)], 1)
-        out.append(run.generate(code))
-    return torch.cat(out)
+    return torch.cat([run.generate(recipe.latent(len(texts[i:i + batch]), torch.Generator().manual_seed(seed + i),
+                                                 texts=texts[i:i + batch], unknown="allow"))
+                      for i in range(0, len(texts), batch)])
 
 
 def _read(images: torch.Tensor, groups: torch.Tensor, ds) -> dict:
@@ -87,14 +83,12 @@ def matching_scores(run, n_images: int = 500, wrong: int = 99, seed: int = 0) ->
     idx = torch.randperm(len(ds), generator=gen)[:n_images]
     x = ds.images()[idx]
     # the group of each image's own caption, then one training caption of that group from the run's pool
-    own_groups = torch.stack([ds.caption_groups()[ds.first[i]] for i in idx])
+    own_groups = ds.caption_groups()[ds.first[idx]]
     pool = recipe.pool
-    right = torch.stack([pool.group_first[int(g)] + int(torch.randint(int(pool.group_count[int(g)]), (1,),
-                                                                       generator=gen)) for g in own_groups])
+    right = pool.pick(own_groups, gen)
     wrongs = torch.stack([wrong_captions(own_groups, pool.groups, gen) for _ in range(wrong)], 1)  # (N, wrong)
-    s_right = recipe.discriminate(x, recipe.encode([pool.texts[i] for i in right.tolist()]))[:, 0]
-    s_wrong = torch.stack([recipe.discriminate(x, recipe.encode([pool.texts[i] for i in wrongs[:, k].tolist()]))[:, 0]
-                           for k in range(wrong)], 1)
+    s_right = recipe.discriminate(x, recipe.embed(right))[:, 0]
+    s_wrong = torch.stack([recipe.discriminate(x, recipe.embed(wrongs[:, k]))[:, 0] for k in range(wrong)], 1)
     return {"text_match_pairwise": float((s_right[:, None] > s_wrong).float().mean()),
             "text_r_precision": float((s_right > s_wrong.max(1).values).float().mean()), "text_match_n": len(x)}
 
@@ -109,10 +103,7 @@ def caption_interpolation(run, start: str, end: str, steps: int = 8, n: int = 64
     from .translation import held_out
 
     ds = held_out(run, 1)
-    z0 = run.latent(n, seed, texts=[start])
-    z1 = z0.clone()
-    cols = run.sampling.part("text").columns
-    z1[:, cols] = run.latent(n, seed, texts=[end])[:, cols]
+    z0, z1 = run.latent(n, seed, texts=[start]), run.latent(n, seed, texts=[end])  # one seed: the same noise
     colours, classes = [], []
     for t in torch.linspace(0, 1, steps):
         images = run.generate(torch.lerp(z0, z1, float(t)))

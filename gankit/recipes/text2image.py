@@ -70,16 +70,18 @@ class CaptionPool:
 
     def __init__(self, captions: tuple):
         self.texts = [t for t, _ in captions]
-        self.groups = torch.tensor([g for _, g in captions])
-        group_ids = sorted(set(self.groups.tolist()))
-        self.group_first = torch.tensor([int(torch.searchsorted(self.groups, g)) for g in group_ids])
-        self.group_count = torch.tensor([int((self.groups == g).sum()) for g in group_ids])
+        self.groups = torch.tensor([g for _, g in captions])  # sorted
+        self.group_ids, self.group_count = torch.unique_consecutive(self.groups, return_counts=True)
+        self.group_first = torch.searchsorted(self.groups, self.group_ids)
+
+    def pick(self, groups: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """One caption index per entry of ``groups`` (group ids), uniformly among that group's captions."""
+        pos = torch.searchsorted(self.group_ids, groups.cpu())
+        return self.group_first[pos] + (torch.rand(len(pos), generator=generator) * self.group_count[pos]).long()
 
     def draw(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """``n`` caption indices: a group uniformly, then one of its captions uniformly."""
-        g = torch.randint(len(self.group_first), (n,), generator=generator)
-        pick = (torch.rand(n, generator=generator) * self.group_count[g]).long()
-        return self.group_first[g] + pick
+        return self.pick(self.group_ids[torch.randint(len(self.group_ids), (n,), generator=generator)], generator)
 
 
 @RECIPES.register("text2image")
@@ -147,11 +149,13 @@ class TextToImage(Recipe):
         81 % standardised."""
         return (e.to(self.centre) - self.centre) / self.spread
 
-    def embed(self, captions: torch.Tensor) -> torch.Tensor:
-        """Embeddings (N, E) of pool captions by index (the learned encoder's with gradients into it)."""
+    def embed(self, captions: torch.Tensor, grad: bool = True) -> torch.Tensor:
+        """Embeddings (N, E) of pool captions by index; the learned encoder's carry gradients into it unless ``grad``
+        is False (G's conditions: the encoder learns in D's step only)."""
         if self.cfg.text.encoder == "minilm":
             return self.table[captions.to(self.table.device)]
-        return self.nets["text"]([self.pool.texts[i] for i in captions.tolist()])
+        with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
+            return self.nets["text"]([self.pool.texts[i] for i in captions.tolist()])
 
     def encode(self, texts: list, unknown: str = "refuse") -> torch.Tensor:
         """Embeddings (N, E) of any captions (a user's sentences); the learned encoder refuses unseen words unless
@@ -183,18 +187,21 @@ class TextToImage(Recipe):
         eps = torch.randn(n, self.noise_dim - z.shape[1], generator=generator).to(z)
         return torch.cat([z, eps], 1)
 
-    def latent(self, n: int, generator: Optional[torch.Generator] = None, device=None, texts=None) -> torch.Tensor:
-        """[z, eps, e]: e the embedding of ``texts`` (n captions, or one for all), or of training captions drawn with
-        ``generator`` (a group uniformly, then one of its captions)."""
+    def latent(self, n: int, generator: Optional[torch.Generator] = None, device=None, texts=None,
+               unknown: str = "refuse") -> torch.Tensor:
+        """[z, eps, e]: e the embedding of ``texts`` (n captions, or one for all; ``unknown`` as in :meth:`encode`), or
+        of training captions drawn with ``generator`` (a group uniformly, then one of its captions). The noise block
+        comes first from ``generator``, so one seed gives the same noise whatever the captions."""
         z = self.noise(n, generator, device)
         if texts is None:
-            e = self.embed(self.pool.draw(n, generator))
+            e = self.embed(self.pool.draw(n, generator), grad=False)
         else:
             texts = [texts] if isinstance(texts, str) else list(texts)
             if len(texts) not in (1, n):
                 raise ConfigError(f"{len(texts)} captions for {n} samples; give one caption, or one per sample")
-            e = self.encode(texts if len(texts) == n else texts * n)
-        return torch.cat([z, e.detach().to(z)], 1)
+            with torch.no_grad():
+                e = self.encode(texts if len(texts) == n else texts * n, unknown)
+        return torch.cat([z, e.to(z)], 1)
 
     def preview_inputs(self, dataset, n, generator, device):
         """The training preview: rows of up to 8 caption groups spread over the pool (its first caption each), the
@@ -203,7 +210,7 @@ class TextToImage(Recipe):
         rows = max(1, min(8, n // 8, groups))
         picks = self.pool.group_first[torch.linspace(0, groups - 1, rows).round().long()]
         z = self.noise(8, generator, device).repeat(rows, 1)
-        e = self.embed(picks.repeat_interleave(8)).detach().to(z)
+        e = self.embed(picks.repeat_interleave(8), grad=False).to(z)
         return (torch.cat([z, e], 1),)
 
     def draw(self, fixed, nets):
@@ -237,13 +244,13 @@ class TextToImage(Recipe):
             return loss, logs
         n = self.batch_size
         captions = self.pool.draw(n)
-        e = self.embed(captions).detach()
+        e = self.embed(captions, grad=False)
         fake, kl = self.fake(super().latent(n), e)
         fake_out = self.discriminate(self.d_input(fake), e)
         loss = obj.g_loss(fake_out)
         logs = {"g_loss": loss.detach(), "d_fake_g": obj.report(fake_out)}
         if t.interpolation_weight > 0:
-            e_mid = (e + self.embed(self.pool.draw(n)).detach()) / 2
+            e_mid = (e + self.embed(self.pool.draw(n), grad=False)) / 2
             fake_mid, kl_mid = self.fake(super().latent(n), e_mid)
             interp = obj.g_loss(self.discriminate(self.d_input(fake_mid), e_mid))
             logs["g_interpolation_loss"] = interp.detach()

@@ -21,12 +21,8 @@ def endpoints(run, pairs: int, seed: int, classes: tuple[int, int] | None = None
     """Start and end inputs of each interpolation: two random latents, or (``classes=(a, b)``) the same z
     with label a at the start and label b at the end, or (``texts=(A, B)``, text runs) the same z with caption A's
     embedding at the start and caption B's at the end (GAN-INT's interpolation, Reed et al. 2016, fig. 8)."""
-    if texts is not None:
-        z0 = run.latent(pairs, seed, texts=[texts[0]])
-        z1 = z0.clone()
-        cols = run.sampling.part("text").columns
-        z1[:, cols] = run.latent(pairs, seed, texts=[texts[1]])[:, cols]
-        return z0, z1
+    if texts is not None:  # one seed draws the same noise whatever the caption
+        return run.latent(pairs, seed, texts=[texts[0]]), run.latent(pairs, seed, texts=[texts[1]])
     if classes is None:
         z = run.latent(2 * pairs, seed)
         return z[:pairs], z[pairs:]
