@@ -36,6 +36,12 @@ def test_default_preset_draws_digits_a_classifier_is_sure_of(seed, tmp_path):
     The issue's bar of 90 % on every seed holds for 2 of these 3 (seed 1 misses by 0.5 points); the plain DCGAN this
     preset replaced scored 68.2 % with classes 2.5-24.8 % (seed 0). Another 2,000 samples of the same runs score
     within about 2 points of these, so the bar asserted is 88 %.
+
+    Variants tried 2026-12-08 to lift every seed clear of 90 % (same scoring, 2,000 samples), none adopted:
+      linear lr decay of both optimisers from half-way: seeds 0-4: 91.0 / 90.7 / 91.0 / 89.6 / 90.2 %;
+      with it, on seed 1: latent dim 32: 91.0 %; G lr 1e-3: 91.2 %; spectral norm in D: 88.5 % (1.7x slower);
+      FC stages of 512 units: 91.3 % (about 1.4x slower); EMA decay 0.9995 without the decay, seed 0: 90.2 %.
+    The default sits on a plateau of 90-91 % (the benchmark's curve is flat from 3,000 steps on).
     """
     run = train(load_config("mnist-dcgan-fc", [f"train.seed={seed}"]), tmp_path / "mnist", progress=False,
                 tensorboard=False)
