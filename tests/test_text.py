@@ -15,7 +15,7 @@ from gankit.data.captions import COLOR_HELD_OUT, COLOR_TEMPLATES, DIGIT_HELD_OUT
 from gankit.data.info import DataInfo
 from gankit.errors import ConfigError, DataError
 from gankit.nets.text import ConditioningAugmentation, kl_to_standard_normal
-from gankit.recipes.text2image import wrong_captions
+from gankit.recipes.text2image import CaptionPool, wrong_captions
 from gankit.text.learned import LearnedTextEncoder, vocabulary
 
 needs_text = pytest.mark.skipif(not text_extra_available(), reason='pip install -e ".[text]"')
@@ -47,6 +47,33 @@ def test_wrong_captions_never_come_from_the_images_own_group_and_cover_every_oth
 def test_wrong_captions_need_two_groups():
     with pytest.raises(ConfigError, match="at least two kinds"):
         wrong_captions(torch.tensor([0, 0]), torch.tensor([0, 0, 0]))
+
+
+def test_hard_wrong_captions_come_from_the_nearest_other_groups():
+    """Groups 0, 3, 5, 9 with mean embeddings 0, 1, 5, 11 (on a line): each group's two nearest others, by position,
+    and draws only from them, evenly, never from the image's own group."""
+    pool = CaptionPool((("a", 0), ("b", 0), ("c", 3), ("d", 5), ("e", 5), ("f", 9)))
+    emb = torch.tensor([[-1.0], [1.0], [1.0], [5.0], [5.0], [11.0]])  # group 0's mean is 0 though neither caption is
+    nearest = pool.nearest_groups(emb, 2)
+    assert nearest.tolist() == [[1, 2], [0, 2], [1, 0], [2, 1]]
+    assert pool.nearest_groups(emb, 10).shape == (4, 3)  # at most every other group
+    groups = torch.tensor([0, 3, 5, 9]).repeat(4000)
+    picks = pool.pick_near(groups, nearest, torch.Generator().manual_seed(0))
+    picked = pool.groups[picks]
+    assert not bool((picked == groups).any())
+    for g, allowed in ((0, {3, 5}), (3, {0, 5}), (5, {3, 0}), (9, {5, 3})):
+        counts = torch.bincount(picked[groups == g], minlength=10)
+        assert set(torch.nonzero(counts).flatten().tolist()) == allowed
+        assert abs(int(counts[min(allowed)]) - 2000) < 150  # one of two groups, evenly
+
+
+def test_hard_wrong_captions_need_minilms_fixed_space():
+    from gankit.objectives import build_objective
+    from gankit.recipes import build_recipe
+
+    cfg = load_config(None, SMALL + ["text.hard_wrong=0.5"])
+    with pytest.raises(ConfigError, match="text.encoder=minilm"):
+        build_recipe(cfg, DataInfo.of(build_dataset(cfg.data)), build_objective(cfg.objective))
 
 
 # -- conditioning augmentation ----------------------------------------------------------------------------
@@ -270,6 +297,28 @@ def test_the_matching_aware_d_sees_real_images_with_wrong_captions(monkeypatch):
     expected = obj.real_term(e) + 0.25 * obj.fake_term(e_wrong) + 0.75 * obj.fake_term(e)
     assert torch.allclose(loss, expected, atol=1e-6)
     assert not bool((recipe.pool.groups[chosen["wrong"]] == recipe.pool.groups[caps]).any())
+
+
+@needs_text
+def test_with_hard_wrong_one_every_wrong_caption_is_from_a_nearest_group():
+    from gankit.objectives import build_objective
+    from gankit.recipes import build_recipe
+
+    cfg = load_config(None, [s for s in SMALL if s != "text.encoder=learned"] +
+                      ["data.name=captioned-colordigits", "text.hard_wrong=1", "text.hard_k=3"])
+    ds = build_dataset(cfg.data)
+    recipe = build_recipe(cfg, DataInfo.of(ds), build_objective(cfg.objective))
+    seen, picked = [], []
+    recipe.discriminate = lambda x, e: seen.append(e) or e[:, :1]
+    real_pick = recipe.pool.pick_near
+    recipe.pool.pick_near = lambda *a, **k: picked.append(real_pick(*a, **k)) or picked[-1]
+    x, labels, caps = ds.stream(16, 0).next()
+    recipe.loss("d", (x, labels, caps))
+    assert len(picked) == 1  # D's wrong pairs are the near picks
+    assert sum(torch.equal(e, recipe.table[picked[0]]) for e in seen) == 1, len(seen)
+    own = torch.searchsorted(recipe.pool.group_ids, recipe.pool.groups[caps])
+    near = recipe.pool.group_ids[recipe.nearest[own]]  # (16, 3) group ids
+    assert bool((near == recipe.pool.groups[picked[0]][:, None]).any(1).all())
 
 
 def test_a_learned_encoder_run_samples_captions_and_refuses_new_words(tmp_path, capsys):

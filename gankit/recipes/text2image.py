@@ -8,7 +8,11 @@ all-MiniLM-L6-v2 encoder (:mod:`gankit.text.minilm`), or ``learned``, a GRU trai
 * **Matching-aware D (GAN-CLS, their Algorithm 1).** D's loss has one real term, D(x, t), and two kinds of
   negatives: a real image with a wrong caption t^ (weight ``text.wrong_weight``, the paper's 1/2) and a generated
   image with the right caption (weight 1 - wrong_weight). The wrong caption is drawn from another group of captions
-  (another class, or another class-and-colour), never from the image's own (:func:`wrong_captions`).
+  (another class, or another class-and-colour), never from the image's own (:func:`wrong_captions`). With
+  ``text.hard_wrong`` = p, a share p of them comes from the ``text.hard_k`` groups whose captions lie nearest the
+  image's own in MiniLM's space (hard negatives, as in image-text matching: Faghri et al. 2018, VSE++): where
+  captions name several attributes, a uniform wrong caption almost always differs in an easy one (on
+  captioned-colordigits 50 of the 59 other groups differ in a colour), so D learns the colours and barely the digit.
 * **GAN-INT (their sec. 4.3).** G also learns from interpolated embeddings (e_a + e_b) / 2 of two training captions,
   weight ``text.interpolation_weight`` (the paper: beta = 0.5, weight 1); D never sees real images for them.
 * **Conditioning augmentation** (``text.augment``): c ~ N(mu(e), sigma(e)^2) and G's loss adds
@@ -47,6 +51,8 @@ class TextConfig:
     matching_aware: bool = True  # GAN-CLS: real images with wrong captions are negatives for D
     wrong_weight: float = ranged(0.5, lo=0, hi=1)  # D's weight on (real, wrong caption); fakes get 1 - this
     interpolation_weight: float = ranged(1.0, lo=0)  # GAN-INT: weight of G's loss on interpolated embeddings
+    hard_wrong: float = ranged(0.0, lo=0, hi=1)  # share of wrong captions drawn from the groups nearest the image's own
+    hard_k: int = ranged(9, lo=1)  # text.hard_wrong: how many nearest groups (by mean MiniLM embedding) to draw from
 
 
 def wrong_captions(groups: torch.Tensor, caption_groups: torch.Tensor, generator=None) -> torch.Tensor:
@@ -79,6 +85,23 @@ class CaptionPool:
         pos = torch.searchsorted(self.group_ids, groups.cpu())
         return self.group_first[pos] + (torch.rand(len(pos), generator=generator) * self.group_count[pos]).long()
 
+    def nearest_groups(self, embeddings: torch.Tensor, k: int) -> torch.Tensor:
+        """(groups, min(k, groups - 1)): for each group (by position in ``group_ids``), the positions of the other
+        groups whose mean caption embedding (``embeddings``: one row per pool caption) is nearest its own."""
+        pos = torch.searchsorted(self.group_ids, self.groups)
+        means = torch.zeros(len(self.group_ids), embeddings.shape[1]).index_add_(0, pos, embeddings.float().cpu())
+        means /= self.group_count[:, None]
+        dist = torch.cdist(means, means).fill_diagonal_(float("inf"))
+        return dist.topk(min(k, len(self.group_ids) - 1), dim=1, largest=False).indices
+
+    def pick_near(self, groups: torch.Tensor, nearest: torch.Tensor,
+                  generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """One caption index per entry of ``groups`` (group ids), from one of that group's ``nearest`` groups (a row
+        of :meth:`nearest_groups`) drawn uniformly: a wrong caption that differs from the right one in few words."""
+        rows = nearest[torch.searchsorted(self.group_ids, groups.cpu())]
+        choice = (torch.rand(len(rows), generator=generator) * rows.shape[1]).long()
+        return self.pick(self.group_ids[rows[torch.arange(len(rows)), choice]], generator)
+
     def draw(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """``n`` caption indices: a group uniformly, then one of its captions uniformly."""
         return self.pick(self.group_ids[torch.randint(len(self.group_ids), (n,), generator=generator)], generator)
@@ -109,6 +132,10 @@ class TextToImage(Recipe):
             self.register_buffer("centre", centre, persistent=False)
             self.spread = spread if spread > 1e-6 else 1.0
             self.register_buffer("table", self.standardise(raw), persistent=False)
+            self.nearest = self.pool.nearest_groups(self.table, cfg.text.hard_k)
+        elif cfg.text.hard_wrong > 0:
+            raise ConfigError("text.hard_wrong picks wrong captions near the right one in MiniLM's fixed space; use it "
+                              "with text.encoder=minilm, or set text.hard_wrong=0")
         if objective is not None:
             self.check_penalty_compatible(cfg.d)
 
@@ -236,7 +263,11 @@ class TextToImage(Recipe):
                 fake, _ = self.fake(super().latent(len(real)), e.detach())
             extra = ()
             if t.matching_aware:
-                wrong = wrong_captions(self.pool.groups[captions.cpu()], self.pool.groups)
+                groups = self.pool.groups[captions.cpu()]
+                wrong = wrong_captions(groups, self.pool.groups)
+                if t.hard_wrong > 0:
+                    hard = torch.rand(len(groups)) < t.hard_wrong
+                    wrong = torch.where(hard, self.pool.pick_near(groups, self.nearest), wrong)
                 e_wrong = self.embed(wrong.to(captions.device))
                 extra = ((real, t.wrong_weight, lambda v: self.discriminate(v, e_wrong)),)
             loss, logs, _ = self.d_step(real, fake, lambda v: self.discriminate(v, e), extra_fakes=extra,
