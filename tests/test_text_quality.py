@@ -18,18 +18,20 @@ def test_mnist_captions_draw_their_digit_and_d_knows_a_matching_caption(seed, tm
     """`mnist-text2image` as shipped (4,000 steps), scored by gankit's mnist5k classifier on 1,000 images from the 3
     held-out paraphrases and 1,000 from the 8 training templates, and by D on 500 held-out real digits.
 
-    Measured 2026-12-08, every seed tried (held-out class / training-caption class / D right above one wrong caption /
-    right caption first of 100; wall time on 2 cores, load about 2 from the run itself):
-      seed 0: 83.3 % / 97.1 % / 98.4 % / 80.4 %  (386 s, a test run beside it);
-      seed 1: 81.9 % / 95.6 % / 98.3 % / 82.6 %  (337 s);
-      seed 2: 89.6 % / 95.7 % / 97.7 % / 76.2 %  (310 s).
-    The issue's bar for held-out paraphrases, 85 %, holds on 1 seed of 3; the template that misses is "a scan of a hand
-    drawn 7" (64 % on seed 0; the other two 89 % and 96 %). With 5 training templates instead of 8, seed 0 scored
-    80.0 % / 97.5 %. Asserted: what held on every seed, with a margin."""
+    Measured 2026-12-08 with the preset as shipped (DCGAN with G's FC stage, hinge, G lr 4x D's, betas (0, 0.99)),
+    every seed tried (held-out class / training-caption class / D right above one wrong caption / right caption
+    first of 100; wall time on 2 cores, measured alone):
+      seed 0: 93.4 % / 99.6 % / 99.2 % / 93.6 %  (344 s);
+      seed 1: 93.4 % / 99.0 % / 99.2 % / 95.2 %  (333 s);
+      seed 2: 92.8 % / 99.4 % / 99.3 % / 94.0 %  (258 s).
+    The plain DCGAN nets with the ns loss (the preset until then) scored 83.3 / 81.9 / 89.6 % on held-out paraphrases,
+    95.6-97.1 % on training captions, D 97.7-98.4 % / 76.2-82.6 %; the template that missed most was "a scan of a hand
+    drawn 7" (64 % on seed 0). Asserted: the issue's 85 % on held-out paraphrases, and what held on every seed with
+    a margin."""
     run = _run("mnist-text2image", seed, tmp_path)
     f, m = caption_fidelity(run, n=1000), matching_scores(run, n_images=500)
-    assert f["text_class_acc"] >= 0.78 and f["text_train_class_acc"] >= 0.93, f
-    assert m["text_match_pairwise"] >= 0.95, m
+    assert f["text_class_acc"] >= 0.85 and f["text_train_class_acc"] >= 0.96, f
+    assert m["text_match_pairwise"] >= 0.97 and m["text_r_precision"] >= 0.85, m
 
 
 @pytest.mark.xfail(strict=True, reason="the digit is not drawn yet: 14 % (chance 10 %) on seed 0, colours 99 %")
@@ -57,11 +59,14 @@ def test_colordigits_captions_draw_their_digit_and_colours(seed, tmp_path):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_without_wrong_captions_d_cannot_tell_a_matching_caption(seed, tmp_path):
     """The matching-aware D's wrong captions are what teach it to match: trained without them (2,000 steps of
-    `mnist-text2image`), D ranks the right caption above a wrong one about as often as a coin would.
+    `mnist-text2image`), D ranks the right caption above a wrong one far less often than with them.
 
-    Measured 2026-12-08 (D right above one wrong caption / first of 100): seed 0: 52.9 % / 2.0 %;
-    seed 1: 59.5 % / 3.0 %; seed 2: 60.3 % / 1.0 % (chance: 50 % / 1 %).
-    With wrong captions (the test above, 4,000 steps): 97.7-98.4 % / 76.2-82.6 %."""
+    Measured 2026-12-08 with the preset as shipped (D right above one wrong caption / first of 100):
+      seed 0: 67.4 % / 16.4 %;  seed 1: 55.7 % / 11.6 %;  seed 2: 62.3 % / 11.4 %  (chance: 50 % / 1 %).
+    With wrong captions (the test above, 4,000 steps): 99.2-99.3 % / 93.6-95.2 %. Not quite chance, as the issue
+    expected: G's fakes carry their caption, so a D that rejects fakes drawn off their caption learns some matching
+    without wrong pairs (with the plain DCGAN nets and ns loss, whose G followed captions less: 52.9-60.3 % / 1-3 %).
+    Asserted: below 75 % / 30 %."""
     run = _run("mnist-text2image", seed, tmp_path, "text.matching_aware=false", "train.steps=2000")
     m = matching_scores(run, n_images=500)
-    assert 0.35 <= m["text_match_pairwise"] <= 0.70, m
+    assert 0.35 <= m["text_match_pairwise"] <= 0.75 and m["text_r_precision"] <= 0.30, m
