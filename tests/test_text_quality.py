@@ -34,22 +34,51 @@ def test_mnist_captions_draw_their_digit_and_d_knows_a_matching_caption(seed, tm
     assert m["text_match_pairwise"] >= 0.97 and m["text_r_precision"] >= 0.85, m
 
 
-@pytest.mark.xfail(strict=True, reason="the digit is not drawn yet: 14 % (chance 10 %) on seed 0, colours 99 %")
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_colordigits_captions_draw_their_digit_and_colours(seed, tmp_path):
-    """The issue's claims on `colordigits-text2image`: held-out paraphrases drawn with their digit >= 85 % and stroke
-    colour >= 80 %; along "a red seven" -> "a blue seven" the stroke turns from red to blue monotonically (blue minus
-    red of the mean stroke colour never falls by more than 2 of 255) while >= 90 % stay sevens.
+@pytest.fixture(scope="module")
+def colordigits_runs(tmp_path_factory):
+    """`colordigits-text2image` as shipped, trained once per seed for the two tests below."""
+    runs = {}
 
-    Measured 2026-12-08, seed 0 only (4,000 steps, 438 s, 4 training templates then, 6 now): held-out digit 14.3 %,
-    stroke 99.3 %, background 88.1 %; training captions: digit 14.0 %, stroke 100 %, background 97.4 %; D right above
-    one wrong caption 97.2 %, first of 100 37.2 %. G draws the colours but not the digit (the samples show coloured
-    scribbles), so this claim does not hold yet and the test is an expected failure; seeds 1 and 2 were not run."""
-    run = _run("colordigits-text2image", seed, tmp_path)
+    def get(seed):
+        if seed not in runs:
+            runs[seed] = _run("colordigits-text2image", seed, tmp_path_factory.mktemp(f"colordigits{seed}"))
+        return runs[seed]
+    return get
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_colordigits_captions_draw_their_digit_and_colours(seed, colordigits_runs):
+    """The issue's claim on `colordigits-text2image`: images from held-out paraphrases show the caption's digit
+    >= 85 % and its stroke colour >= 80 % of the time; D ranks the right caption above a wrong one >= 97 %.
+
+    Measured 2026-12-08 with the preset as shipped, every seed tried (held-out digit / stroke / background; training
+    captions' digit; D right above one wrong caption / first of 100; wall time on 2 cores, alone):
+      seed 0: 90.3 % / 98.2 % / 98.0 %; 93.7 %; 99.1 % / 77.0 %  (280 s);
+      seed 1: 92.0 % / 99.9 % / 98.7 %; 90.6 %; 99.1 % / 74.8 %  (261 s);
+      seed 2: 88.6 % / 99.4 % / 97.6 %; 94.0 %; 99.3 % / 79.4 %  (283 s).
+    Before hard wrong captions and the default's nets (seed 0): digit 14.3 %, stroke 99.3 %: G drew coloured
+    scribbles, and D could reject 50 of 59 wrong captions by a colour alone."""
+    run = colordigits_runs(seed)
     f, m = caption_fidelity(run, n=1000), matching_scores(run, n_images=500)
     assert f["text_class_acc"] >= 0.85 and f["text_stroke_acc"] >= 0.80, f
-    assert m["text_match_pairwise"] >= 0.90, m
-    path = caption_interpolation(run, "a red seven on a black background", "a blue seven on a black background")
+    assert m["text_match_pairwise"] >= 0.97, m
+
+
+@pytest.mark.parametrize("seed", [pytest.param(0, marks=pytest.mark.xfail(
+    strict=True, reason="measured: 87.5 % sevens at the midpoint on seed 0 (see the docstring)")), 1, 2])
+def test_colordigits_caption_interpolation_turns_a_red_seven_blue(seed, colordigits_runs):
+    """Along "a red seven" -> "a blue seven" (on black; 256 images, z held, 8 steps) the stroke turns from red to
+    blue monotonically (blue minus red of the mean stroke colour never falls by more than 2 of 255) while >= 90 %
+    stay sevens at every step.
+
+    Measured 2026-12-08 (blue minus red from the first to the last step; the fewest sevens at any step):
+      seed 0: -173 -> +178, monotonic; 87.5 % sevens at the midpoint: fails, a strict expected failure;
+      seed 1: -178 -> +169, monotonic; 97.7 %;
+      seed 2: -184 -> +178, monotonic; 96.5 %.
+    The claim holds on 2 seeds of 3. With 64 images (the function's default) seed 2's last step dips by 8 of 255:
+    sampling noise, hence 256."""
+    run = colordigits_runs(seed)
+    path = caption_interpolation(run, "a red seven on a black background", "a blue seven on a black background", n=256)
     blue_minus_red = path["stroke_colour"][:, 2] - path["stroke_colour"][:, 0]
     assert bool((blue_minus_red[1:] >= blue_minus_red[:-1] - 2.0).all()), blue_minus_red  # 2 of 255: rounding
     assert blue_minus_red[-1] - blue_minus_red[0] > 100, blue_minus_red
