@@ -67,6 +67,14 @@ def test_hard_wrong_captions_come_from_the_nearest_other_groups():
         assert abs(int(counts[min(allowed)]) - 2000) < 150  # one of two groups, evenly
 
 
+def test_nearest_groups_in_blocks_equal_one_full_distance_matrix():
+    gen = torch.Generator().manual_seed(0)
+    means = torch.randn(2500, 8, generator=gen)  # over two blocks of 1,024 rows, two captions per group
+    pool = CaptionPool(tuple((f"c{i}", i // 2) for i in range(5000)))
+    full = torch.cdist(means, means).fill_diagonal_(float("inf")).topk(5, dim=1, largest=False).indices
+    assert torch.equal(pool.nearest_groups(means.repeat_interleave(2, 0), 5), full)
+
+
 def test_hard_wrong_captions_need_minilms_fixed_space():
     from gankit.objectives import build_objective
     from gankit.recipes import build_recipe

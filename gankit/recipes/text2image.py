@@ -91,8 +91,12 @@ class CaptionPool:
         pos = torch.searchsorted(self.group_ids, self.groups)
         means = torch.zeros(len(self.group_ids), embeddings.shape[1]).index_add_(0, pos, embeddings.float().cpu())
         means /= self.group_count[:, None]
-        dist = torch.cdist(means, means).fill_diagonal_(float("inf"))
-        return dist.topk(min(k, len(self.group_ids) - 1), dim=1, largest=False).indices
+        k, rows = min(k, len(self.group_ids) - 1), []
+        for start in range(0, len(means), 1024):  # blocks of rows: a caption folder can have many thousand groups
+            dist = torch.cdist(means[start:start + 1024], means)
+            dist[torch.arange(len(dist)), torch.arange(start, start + len(dist))] = float("inf")
+            rows.append(dist.topk(k, dim=1, largest=False).indices)
+        return torch.cat(rows)
 
     def pick_near(self, groups: torch.Tensor, nearest: torch.Tensor,
                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -132,7 +136,8 @@ class TextToImage(Recipe):
             self.register_buffer("centre", centre, persistent=False)
             self.spread = spread if spread > 1e-6 else 1.0
             self.register_buffer("table", self.standardise(raw), persistent=False)
-            self.nearest = self.pool.nearest_groups(self.table, cfg.text.hard_k)
+            if cfg.text.hard_wrong > 0:
+                self.nearest = self.pool.nearest_groups(self.table, cfg.text.hard_k)
         elif cfg.text.hard_wrong > 0:
             raise ConfigError("text.hard_wrong picks wrong captions near the right one in MiniLM's fixed space; use it "
                               "with text.encoder=minilm, or set text.hard_wrong=0")
