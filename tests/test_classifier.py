@@ -126,3 +126,12 @@ def test_matched_accuracy_finds_the_best_relabelling():
     assert mapping == {0: 7, 1: 3, 2: 5}
     assert acc == 6 / 8
     assert matched_accuracy(np.arange(5), np.arange(5)[::-1])[0] == 1.0
+
+
+def test_training_a_classifier_into_a_log_prints_plain_lines_not_a_redrawn_bar(tmp_path, monkeypatch, capsys):
+    """Off a terminal (a log, a pipe) the classifier's progress is plain lines, as gankit train's (issue 26)."""
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path))
+    train_classifier("digits", epochs=1, progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err and "classifier digits step" in err
+    assert len(err.strip().splitlines()) <= 3

@@ -70,8 +70,6 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 50
 
 def train_classifier(dataset: str, epochs: int | None = None, seed: int = 0, progress: bool = True) -> dict:
     """Train, evaluate on the test split, cache; returns the metadata (test accuracy, path)."""
-    from tqdm.auto import tqdm
-
     from ..config import DataConfig
     from ..data import build_dataset
 
@@ -88,7 +86,9 @@ def train_classifier(dataset: str, epochs: int | None = None, seed: int = 0, pro
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * steps_per_epoch)
     gen = torch.Generator().manual_seed(seed)
     x_all, y_all = train.images(), train.y
-    bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, desc=f"classifier {dataset}")
+    from ..train.progress import progress_bar  # a bar on a terminal, plain lines in a log
+
+    bar = progress_bar(epochs * steps_per_epoch, 0, f"classifier {dataset}", enabled=progress)
     for _ in range(epochs):
         model.train()
         perm = torch.randperm(len(train), generator=gen)
