@@ -74,11 +74,16 @@ def test_two_processes_take_the_one_process_step_on_the_global_batch(tmp_path):
 
     steps, seed = 20, 7
     overrides = SMALL + [f"train.steps={steps}", f"train.seed={seed}", f"train.checkpoint_every={steps}"]
-    two = tmp_path / "two"
-    spy = tmp_path / "spy"
-    spy.mkdir()
-    done = torchrun(["--config", "mnist-dcgan", "--run-dir", str(two), "--no-progress", *overrides], two,
-                    env={"SPY_ROOT": str(two), "SPY_DIR": str(spy)})
+    for attempt in range(2):
+        # KNOWN BUG (session 14 note): about 1 launch in 4 on 2 cores, a rank aborts at exit with "terminate called
+        # without an active exception" (a gloo thread still running at teardown). Retried once, on that signature
+        # only, until shutdown is fixed.
+        two, spy = tmp_path / f"two{attempt}", tmp_path / f"spy{attempt}"
+        spy.mkdir()
+        done = torchrun(["--config", "mnist-dcgan", "--run-dir", str(two), "--no-progress", *overrides], two,
+                        env={"SPY_ROOT": str(two), "SPY_DIR": str(spy)})
+        if done.returncode == 0 or "terminate called without an active exception" not in done.stdout + done.stderr:
+            break
     assert done.returncode == 0, done.stdout + done.stderr
 
     cfg = load_config("mnist-dcgan", overrides)
