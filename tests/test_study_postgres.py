@@ -139,5 +139,8 @@ def test_discarding_a_server_folder_removes_only_a_folder_the_tests_made(tmp_pat
             postgres_server.discard(bad)
     assert (user / "keep.txt").read_text() == "mine" and link.is_symlink() and nested.is_dir() and outside.is_dir()
     monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="not removing it"):
+        postgres_server.discard(made.name)  # a relative name, even of a server folder
+    assert made.is_dir()
     postgres_server.discard(made)
     assert not made.exists() and (user / "keep.txt").exists()
